@@ -1,0 +1,92 @@
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, PRNGKeyArray, Scalar
+
+import minimax as mx
+
+from ._common import as_float, check_shape, least_norm_solution, orthonormal
+
+
+class Bilinear(mx.AbstractZeroSumGame):
+    r"""The bilinear game
+
+    $$\min_{x \in \mathbb{R}^n} \max_{y \in \mathbb{R}^m}\ f(x, y) = x^\top A y + b^\top x + c^\top y.$$
+
+    The canonical game on which simultaneous gradient descent-ascent spirals outwards while
+    optimistic and extra-gradient methods converge (Daskalakis et al. 2018; Gidel et al. 2019).
+    Stationary points satisfy `A y = -b` and `A^T x = -c`; [`equilibrium`][] returns the
+    minimum-norm one (the least-squares one if `b` or `c` is outside the range of `A`, in which
+    case no equilibrium exists).
+
+    **Arguments:**
+
+    - `A`: an `(n, m)` matrix; it may be rectangular or singular.
+    - `b`: an `(n,)` vector, zeros if omitted.
+    - `c`: an `(m,)` vector, zeros if omitted.
+
+    **References:** Daskalakis, Ilyas, Syrgkanis, Zeng (2018), *Training GANs with optimism*, ICLR;
+    Gidel, Berard, Vignoud, Vincent, Lacoste-Julien (2019), *A variational inequality perspective
+    on generative adversarial networks*, ICLR.
+    """
+
+    A: Float[Array, "n m"]
+    b: Float[Array, " n"]
+    c: Float[Array, " m"]
+
+    def __init__(self, A, b=None, c=None):
+        self.A = as_float("A", A, 2)
+        n, m = self.A.shape
+        self.b = jnp.zeros(n, self.A.dtype) if b is None else as_float("b", b, 1)
+        self.c = jnp.zeros(m, self.A.dtype) if c is None else as_float("c", c, 1)
+        check_shape("b", self.b, (n,), f"to match A of shape {self.A.shape}")
+        check_shape("c", self.c, (m,), f"to match A of shape {self.A.shape}")
+
+    def value(self, x, y, args=None, key=None) -> Scalar:
+        n, m = self.A.shape
+        check_shape("players[0]", x, (n,), f"since A has shape {self.A.shape}")
+        check_shape("players[1]", y, (m,), f"since A has shape {self.A.shape}")
+        A, b, c = (v.astype(x.dtype) for v in (self.A, self.b, self.c))
+        return x @ (A @ y) + b @ x + c @ y
+
+    def equilibrium(self) -> tuple[Float[Array, " n"], Float[Array, " m"]]:
+        """The minimum-norm stationary point `(x*, y*)`."""
+        return least_norm_solution(self.A.T, -self.c), least_norm_solution(self.A, -self.b)
+
+    @classmethod
+    def random(
+        cls,
+        key: PRNGKeyArray,
+        n: int,
+        m: int | None = None,
+        *,
+        sigma_min: float = 1.0,
+        sigma_max: float = 1.0,
+        linear: bool = False,
+        dtype=None,
+    ) -> "Bilinear":
+        """A random game `A = U diag(s) V^T` with uniformly random orthonormal `U, V` and
+        `min(n, m)` singular values `s` spaced evenly from `sigma_max` down to `sigma_min`
+        (`sigma_min = 0` makes the game singular).
+
+        **Arguments:**
+
+        - `key`: a JAX PRNG key.
+        - `n`, `m`: the players' dimensions (`m = n` if omitted).
+        - `sigma_min`, `sigma_max`: the range of singular values, `0 <= sigma_min <= sigma_max`.
+        - `linear`: also draw standard normal `b` and `c` (an equilibrium away from the origin).
+        - `dtype`: floating dtype of the game; JAX's default float if omitted.
+        """
+        m = n if m is None else m
+        if not 0 <= sigma_min <= sigma_max:
+            raise ValueError(
+                "`sigma_min` and `sigma_max` must satisfy 0 <= sigma_min <= sigma_max, got "
+                f"{sigma_min} and {sigma_max}."
+            )
+        dtype = jnp.result_type(float) if dtype is None else dtype
+        k = min(n, m)
+        ku, kv, kb, kc = jax.random.split(key, 4)
+        s = jnp.linspace(sigma_max, sigma_min, k, dtype=dtype)
+        A = (orthonormal(ku, n, k, dtype) * s) @ orthonormal(kv, m, k, dtype).T
+        if not linear:
+            return cls(A)
+        return cls(A, jax.random.normal(kb, (n,), dtype), jax.random.normal(kc, (m,), dtype))

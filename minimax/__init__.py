@@ -1,0 +1,28 @@
+"""minimax: two-player min-max games in JAX."""
+
+from ._game import (
+    AbstractGame as AbstractGame,
+    AbstractZeroSumGame as AbstractZeroSumGame,
+    GeneralSumGame as GeneralSumGame,
+    ZeroSumGame as ZeroSumGame,
+)
+from ._metrics import (
+    Cycling as Cycling,
+    cycling as cycling,
+    distance as distance,
+    hamiltonian as hamiltonian,
+)
+from ._optimistic import (
+    OptimisticState as OptimisticState,
+    optimistic_adam as optimistic_adam,
+    optimistic_gradient as optimistic_gradient,
+    scale_by_optimistic as scale_by_optimistic,
+)
+from ._solve import RESULTS as RESULTS, Solution as Solution, solve as solve
+from ._solver import (
+    AbstractSolver as AbstractSolver,
+    Simultaneous as Simultaneous,
+    SimultaneousState as SimultaneousState,
+)
+
+__version__ = "0.1.0"

@@ -1,0 +1,135 @@
+"""Two-player games: each player minimises its own loss."""
+
+import abc
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import PRNGKeyArray, PyTree, Scalar
+
+Players = tuple[PyTree, PyTree]
+
+
+def check_players(players: Any) -> None:
+    """Raise a clear error unless `players` is a pair whose array leaves are all floating point."""
+    if not isinstance(players, tuple | list) or len(players) != 2:
+        raise TypeError(
+            "`players` must be a pair `(x, y)`: player 0 (the minimiser) and player 1, "
+            f"got {type(players).__name__}"
+            + (f" of length {len(players)}." if isinstance(players, tuple | list) else ".")
+        )
+    for name, player in zip("xy", players, strict=True):
+        for leaf in jax.tree.leaves(player):
+            if eqx.is_array(leaf) and not jnp.issubdtype(leaf.dtype, jnp.inexact):
+                raise TypeError(
+                    f"`players`: player {name} has an array of dtype {leaf.dtype}; players are "
+                    "trained by gradients, so their arrays must be floating point "
+                    "(e.g. `jnp.asarray(x, float)`)."
+                )
+
+
+def _scalar(value: Any, who: str) -> Scalar:
+    shape = jnp.shape(value)
+    if shape != ():
+        raise ValueError(f"`{who}` must return a scalar loss, got an array of shape {shape}.")
+    return value
+
+
+def _call(fn: Callable, x, y, args, key):
+    # Deterministic losses keep the plain signature; stochastic ones receive `key=`.
+    return fn(x, y, args) if key is None else fn(x, y, args, key=key)
+
+
+class AbstractGame(eqx.Module):
+    r"""A two-player game. Player 0 (`x`) minimises `loss0(x, y)`, player 1 (`y`) minimises
+    `loss1(x, y)`. Players are any PyTrees (equinox modules included); their inexact array leaves
+    are what is trained, every other leaf passes through untouched.
+
+    Subclasses implement `losses`; `vector_field` returns the game's (simultaneous) gradient field
+
+    $$F(x, y) = \big(\nabla_x \ell_0(x, y),\ \nabla_y \ell_1(x, y)\big),$$
+
+    which every solver follows. Stochastic games receive a PRNG `key`.
+    """
+
+    @abc.abstractmethod
+    def losses(
+        self, players: Players, args: Any = None, key: PRNGKeyArray | None = None
+    ) -> tuple[Scalar, Scalar]:
+        """The two players' losses `(loss0, loss1)` at `players = (x, y)`."""
+
+    def vector_field(
+        self, players: Players, args: Any = None, key: PRNGKeyArray | None = None
+    ) -> Players:
+        """Each player's gradient of its own loss, as a pair shaped like the trainable part of
+        `players` (non-trainable leaves are `None`)."""
+        params, static = eqx.partition(players, eqx.is_inexact_array)
+
+        def loss(i, own):
+            other = params[1 - i]
+            pair = (own, other) if i == 0 else (other, own)
+            return self.losses(eqx.combine(pair, static), args, key)[i]
+
+        return jax.grad(loss, argnums=1)(0, params[0]), jax.grad(loss, argnums=1)(1, params[1])
+
+
+class AbstractZeroSumGame(AbstractGame):
+    r"""A zero-sum game `\min_x \max_y f(x, y)`: `loss0 = f`, `loss1 = -f`. Subclasses implement
+    `value`; both players' gradients come from one backward pass of it."""
+
+    @abc.abstractmethod
+    def value(
+        self, x: PyTree, y: PyTree, args: Any = None, key: PRNGKeyArray | None = None
+    ) -> Scalar:
+        """`f(x, y)`, which `x` minimises and `y` maximises."""
+
+    def losses(self, players, args=None, key=None):
+        f = self.value(*players, args, key)
+        return f, -f
+
+    def vector_field(self, players, args=None, key=None):
+        params, static = eqx.partition(players, eqx.is_inexact_array)
+        gx, gy = jax.grad(lambda p: self.value(*eqx.combine(p, static), args, key))(params)
+        return gx, jax.tree.map(jnp.negative, gy)
+
+
+class ZeroSumGame(AbstractZeroSumGame):
+    r"""A zero-sum game `\min_x \max_y f(x, y)` given by a function.
+
+    **Arguments:**
+
+    - `fn`: `fn(x, y, args) -> scalar`, or `fn(x, y, args, *, key) -> scalar` for a stochastic
+      game (then pass `key` to [`minimax.solve`][] or to the solver's `step`).
+
+    ```python
+    >>> import jax.numpy as jnp, minimax as mx
+    >>> game = mx.ZeroSumGame(lambda x, y, args: x * y)
+    >>> gx, gy = game.vector_field((jnp.array(2.0), jnp.array(3.0)))
+    >>> print(gx, gy)  # (d/dx xy, -d/dy xy)
+    3.0 -2.0
+
+    ```
+    """
+
+    fn: Callable
+
+    def value(self, x, y, args=None, key=None):
+        return _scalar(_call(self.fn, x, y, args, key), "fn")
+
+
+class GeneralSumGame(AbstractGame):
+    """A general-sum game: player 0 minimises `loss0(x, y, args)` over `x`, player 1 minimises
+    `loss1(x, y, args)` over `y`. Stochastic losses take a `key=` keyword, as in
+    [`minimax.ZeroSumGame`][].
+    """
+
+    loss0: Callable
+    loss1: Callable
+
+    def losses(self, players, args=None, key=None):
+        return (
+            _scalar(_call(self.loss0, *players, args, key), "loss0"),
+            _scalar(_call(self.loss1, *players, args, key), "loss1"),
+        )

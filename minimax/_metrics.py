@@ -1,0 +1,107 @@
+"""Measures of a trajectory's transient: how far, how long and how much it turns."""
+
+from typing import Any, NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, PyTree, Scalar
+
+from ._game import AbstractGame, Players
+
+
+def _flat(tree: PyTree, batch: bool) -> Float[Array, "*t d"]:
+    leaves = [x for x in jax.tree.leaves(tree) if eqx.is_inexact_array(x)]
+    if batch:
+        return jnp.concatenate([x.reshape(x.shape[0], -1) for x in leaves], axis=1)
+    return jnp.concatenate([jnp.ravel(x) for x in leaves])
+
+
+def _offsets(trajectory: Players, point: Players) -> Float[Array, "t d"]:
+    z, p = _flat(tuple(trajectory), batch=True), _flat(tuple(point), batch=False)
+    if z.shape[1] != p.shape[0]:
+        raise ValueError(
+            f"`trajectory` has {z.shape[1]} coordinates per step but the equilibrium has "
+            f"{p.shape[0]}; they must describe the same players."
+        )
+    return z - p.astype(z.dtype)
+
+
+def distance(trajectory: Players, point: Players) -> Float[Array, " t"]:
+    r"""`|z_t - z^*|` at every step: the Euclidean distance of `(x_t, y_t)` to `point`, over all
+    floating-point leaves of both players."""
+    return jnp.linalg.norm(_offsets(trajectory, point), axis=1)
+
+
+class Cycling(NamedTuple):
+    r"""The shape of a transient, all lengths relative to the starting distance
+    `d_0 = |z_0 - z^*|`, with `z_t = (x_t, y_t)` flattened and `d_t = |z_t - z^*|`:
+
+    - `first_step`: `|z_1 - z_0| / d_0`.
+    - `overshoot`: `\max_t d_t / d_0` (1 when the run never moves further away than it started).
+    - `path_length`: `\sum_t |z_{t+1} - z_t| / d_0` (1 for a straight line into `z^*`).
+    - `rotations`: the total angle swept by `z_t - z^*`,
+      `\sum_t \angle(z_t - z^*, z_{t+1} - z^*) / 2\pi`.
+    - `distance`: the final `d_T / d_0`.
+    - `steps_to_tol`: the first `t` from which `d_s / d_0 \le` `tol` for every later recorded `s`
+      (`inf` if the run ends outside the tolerance).
+    """
+
+    first_step: Scalar
+    overshoot: Scalar
+    path_length: Scalar
+    rotations: Scalar
+    distance: Scalar
+    steps_to_tol: Scalar
+
+
+def cycling(trajectory: Players, equilibrium: Players, *, tol: float = 1e-3) -> Cycling:
+    r"""Measure how much a trajectory cycles around an equilibrium; see [`minimax.Cycling`][].
+
+    **Arguments:**
+
+    - `trajectory`: `(xs, ys)` recorded at every step, e.g. `mx.solve(...).trajectory` with
+      `save_every=1` (step counts are rows of the trajectory).
+    - `equilibrium`: `(x*, y*)`, e.g. `game.equilibrium()`.
+    - `tol`: the relative distance used by `steps_to_tol`.
+
+    Works under `jax.jit` and `jax.vmap` (e.g. over seeds).
+
+    ```python
+    >>> import jax.numpy as jnp, minimax as mx
+    >>> line = (jnp.array([1.0, 0.5, 0.0]), jnp.zeros(3))  # straight into the equilibrium
+    >>> report = mx.cycling(line, (jnp.array(0.0), jnp.array(0.0)))
+    >>> print(report.first_step, report.path_length, report.rotations, report.steps_to_tol)
+    0.5 1.0 0.0 2.0
+
+    ```
+    """
+    dz = _offsets(trajectory, equilibrium)
+    if dz.shape[0] < 2:
+        raise ValueError("`trajectory` must hold at least two recorded steps (save_every=1).")
+    d = jnp.linalg.norm(dz, axis=1)
+    d0 = d[0]
+    steps = jnp.linalg.norm(jnp.diff(dz, axis=0), axis=1)
+    # Angle between consecutive offsets, atan2(|a||b| sin, a.b): accurate at small angles too.
+    dots = jnp.sum(dz[:-1] * dz[1:], axis=1)
+    cross = jnp.sqrt(jnp.maximum((d[:-1] * d[1:]) ** 2 - dots**2, 0))
+    angles = jnp.arctan2(cross, dots)
+    outside = d / d0 > tol
+    # 1 + the last index outside the tolerance (0 if none is outside).
+    last_out = jnp.where(outside.any(), d.shape[0] - jnp.argmax(outside[::-1]), 0)
+    return Cycling(
+        first_step=steps[0] / d0,
+        overshoot=jnp.max(d) / d0,
+        path_length=jnp.sum(steps) / d0,
+        rotations=jnp.sum(angles) / (2 * jnp.pi),
+        distance=d[-1] / d0,
+        steps_to_tol=jnp.where(outside[-1], jnp.inf, last_out.astype(d.dtype)),
+    )
+
+
+def hamiltonian(game: AbstractGame, players: Players, args: Any = None) -> Scalar:
+    r"""`\tfrac12 |F(x, y)|^2`, half the squared norm of the game's vector field: zero exactly at
+    stationary points, and the quantity Hamiltonian gradient descent minimises (Balduzzi et al.
+    2018, *The mechanics of n-player differentiable games*)."""
+    field = game.vector_field(tuple(players), args)
+    return 0.5 * sum(jnp.sum(g**2) for g in jax.tree.leaves(field))

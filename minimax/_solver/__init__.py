@@ -1,0 +1,2 @@
+from .base import AbstractSolver as AbstractSolver
+from .simultaneous import Simultaneous as Simultaneous, SimultaneousState as SimultaneousState
