@@ -10,7 +10,8 @@ from ._common import as_float, check_shape, least_norm_solution, orthonormal
 class Bilinear(mx.AbstractZeroSumGame):
     r"""The bilinear game
 
-    $$\min_{x \in \mathbb{R}^n} \max_{y \in \mathbb{R}^m}\ f(x, y) = x^\top A y + b^\top x + c^\top y.$$
+    $$\min_{x \in \mathbb{R}^n} \max_{y \in \mathbb{R}^m}\ f(x, y)
+    = x^\top A y + b^\top x + c^\top y.$$
 
     The canonical game on which simultaneous gradient descent-ascent spirals outwards while
     optimistic and extra-gradient methods converge (Daskalakis et al. 2018; Gidel et al. 2019).

@@ -54,7 +54,8 @@ def scale_by_optimistic(
 ) -> optax.GradientTransformation:
     r"""Turn an incoming direction `g_t` into the generalised optimistic direction
 
-    $$u_t = (\alpha_t + \beta_t)\, g_t - \beta_t\, g_{t-1} = \alpha_t g_t + \beta_t (g_t - g_{t-1}).$$
+    $$u_t = (\alpha_t + \beta_t)\, g_t - \beta_t\, g_{t-1}
+    = \alpha_t g_t + \beta_t (g_t - g_{t-1}).$$
 
     At `t = 0` there is no `g_{-1}`:
 
@@ -125,9 +126,9 @@ def optimistic_gradient(
 
     **Returns:** an `optax.GradientTransformation`.
 
-    **References:** Popov (1980), *A modification of the Arrow-Hurwicz method for search of saddle
-    points*; Mokhtari, Ozdaglar, Pattathil (2020), *A unified analysis of extra-gradient and optimistic
-    gradient methods for saddle point problems*, AISTATS; optax issue 1082.
+    **References:** Popov (1980), *A modification of the Arrow-Hurwicz method for search of
+    saddle points*; Mokhtari, Ozdaglar, Pattathil (2020), *A unified analysis of extra-gradient
+    and optimistic gradient methods for saddle point problems*, AISTATS; optax issue 1082.
 
     ```python
     >>> import jax.numpy as jnp, minimax as mx
@@ -163,10 +164,10 @@ def optimistic_adam(
     $$r_t = \hat m_t / (\sqrt{\hat v_t + \bar\epsilon} + \epsilon), \qquad
     w_{t+1} = w_t - \eta_t \big((\alpha_t + \beta_t)\, r_t - \beta_t\, r_{t-1}\big),$$
 
-    where `\hat m_t, \hat v_t` are Adam's bias-corrected moments. With `first_step="fixed"` this equals
-    `optax.optimistic_adam_v2` with the same arguments; `"legacy"` uses `r_{-1} = 0`, whose first
-    step is `(alpha + beta) / alpha` times larger: 1001x for Daskalakis et al.'s `alpha = 1e-3`,
-    `beta = 1` written as `learning_rate=1, alpha=1e-3, beta=1`.
+    where `\hat m_t, \hat v_t` are Adam's bias-corrected moments. With `first_step="fixed"` this
+    equals `optax.optimistic_adam_v2` with the same arguments; `"legacy"` uses `r_{-1} = 0`,
+    whose first step is `(alpha + beta) / alpha` times larger: 1001x for `alpha = 1e-3`,
+    `beta = 1`, the setting of Daskalakis et al. written as `learning_rate=1`.
 
     **Arguments:**
 
