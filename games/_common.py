@@ -23,9 +23,16 @@ def check_shape(name: str, value, shape: tuple[int, ...], why: str) -> None:
 def orthonormal(key: PRNGKeyArray, n: int, k: int, dtype) -> Float[Array, "n k"]:
     """`k` orthonormal columns in `R^n`, uniformly distributed (QR with a sign fix)."""
     q, r = jnp.linalg.qr(jax.random.normal(key, (n, k), dtype))
-    return q * jnp.sign(jnp.diagonal(r))
+    return q * jnp.sign(jnp.diagonal(r))[None, :]
 
 
-def least_norm_solution(matrix: Float[Array, "p q"], rhs: Float[Array, " p"]) -> Float[Array, " q"]:
-    """The minimum-norm least-squares solution of `matrix @ z = rhs`."""
-    return jnp.linalg.lstsq(matrix, rhs)[0]
+def saddle_point(A, B, C, b, c, near) -> tuple[Float[Array, " n"], Float[Array, " m"]]:
+    r"""The stationary point of `x^T B x / 2 + x^T A y - y^T C y / 2 + b^T x + c^T y` closest to
+    `near = (x0, y0)` (to the origin if `near` is None): `z0 + d` with `d` the minimum-norm
+    least-squares solution of `K d = -(b, c) - K z0`, `K = [[B, A], [A^T, -C]]`."""
+    n, m = A.shape
+    kkt = jnp.block([[B, A], [A.T, -C]])
+    z0 = jnp.zeros(n + m, A.dtype) if near is None else jnp.concatenate(near).astype(A.dtype)
+    check_shape("near", z0, (n + m,), f"(x and y together) since A has shape {A.shape}")
+    z = z0 + jnp.linalg.lstsq(kkt, -jnp.concatenate([b, c]) - kkt @ z0)[0]
+    return z[:n], z[n:]

@@ -4,7 +4,7 @@ from jaxtyping import Array, Float, PRNGKeyArray, Scalar
 
 import minimax as mx
 
-from ._common import as_float, check_shape, least_norm_solution, orthonormal
+from ._common import as_float, check_shape, orthonormal, saddle_point
 
 
 class Bilinear(mx.AbstractZeroSumGame):
@@ -15,9 +15,8 @@ class Bilinear(mx.AbstractZeroSumGame):
 
     The canonical game on which simultaneous gradient descent-ascent spirals outwards while
     optimistic and extra-gradient methods converge (Daskalakis et al. 2018; Gidel et al. 2019).
-    Stationary points satisfy `A y = -b` and `A^T x = -c`; [`equilibrium`][] returns the
-    minimum-norm one (the least-squares one if `b` or `c` is outside the range of `A`, in which
-    case no equilibrium exists).
+    Stationary points satisfy `A y = -b` and `A^T x = -c` (if `b` or `c` is outside the range of
+    `A` there are none, and `equilibrium` returns a least-squares point).
 
     **Arguments:**
 
@@ -49,9 +48,16 @@ class Bilinear(mx.AbstractZeroSumGame):
         A, b, c = (v.astype(x.dtype) for v in (self.A, self.b, self.c))
         return x @ (A @ y) + b @ x + c @ y
 
-    def equilibrium(self) -> tuple[Float[Array, " n"], Float[Array, " m"]]:
-        """The minimum-norm stationary point `(x*, y*)`."""
-        return least_norm_solution(self.A.T, -self.c), least_norm_solution(self.A, -self.b)
+    def equilibrium(self, near=None) -> tuple[Float[Array, " n"], Float[Array, " m"]]:
+        """The stationary point `(x*, y*)` closest to `near = (x0, y0)`, or the minimum-norm one.
+
+        When `A` is singular or rectangular the stationary points form an affine subspace, and
+        gradient dynamics started at `(x0, y0)` never move along its directions: measure a run
+        against `equilibrium(near=(x0, y0))`.
+        """
+        (n, m), dtype = self.A.shape, self.A.dtype
+        no_curvature = jnp.zeros((n, n), dtype), jnp.zeros((m, m), dtype)
+        return saddle_point(self.A, *no_curvature, self.b, self.c, near)
 
     @classmethod
     def random(
@@ -87,7 +93,7 @@ class Bilinear(mx.AbstractZeroSumGame):
         k = min(n, m)
         ku, kv, kb, kc = jax.random.split(key, 4)
         s = jnp.linspace(sigma_max, sigma_min, k, dtype=dtype)
-        A = (orthonormal(ku, n, k, dtype) * s) @ orthonormal(kv, m, k, dtype).T
+        A = (orthonormal(ku, n, k, dtype) * s[None, :]) @ orthonormal(kv, m, k, dtype).T
         if not linear:
             return cls(A)
         return cls(A, jax.random.normal(kb, (n,), dtype), jax.random.normal(kc, (m,), dtype))

@@ -4,7 +4,7 @@ from jaxtyping import Array, Float, PRNGKeyArray, Scalar
 
 import minimax as mx
 
-from ._common import as_float, check_shape, least_norm_solution, orthonormal
+from ._common import as_float, check_shape, orthonormal, saddle_point
 
 
 class QuadraticSaddle(mx.AbstractZeroSumGame):
@@ -20,7 +20,7 @@ class QuadraticSaddle(mx.AbstractZeroSumGame):
     $$\begin{pmatrix} B & A \\ A^\top & -C \end{pmatrix}
     \begin{pmatrix} x \\ y \end{pmatrix} = -\begin{pmatrix} b \\ c \end{pmatrix};$$
 
-    [`equilibrium`][] returns the minimum-norm solution.
+    `equilibrium` returns the one nearest a given point, the minimum-norm one by default.
 
     **Arguments:**
 
@@ -59,12 +59,10 @@ class QuadraticSaddle(mx.AbstractZeroSumGame):
         A, B, C, b, c = (v.astype(x.dtype) for v in (self.A, self.B, self.C, self.b, self.c))
         return x @ (B @ x) / 2 + x @ (A @ y) - y @ (C @ y) / 2 + b @ x + c @ y
 
-    def equilibrium(self) -> tuple[Float[Array, " n"], Float[Array, " m"]]:
-        """The minimum-norm stationary point `(x*, y*)`."""
-        n = self.A.shape[0]
-        kkt = jnp.block([[self.B, self.A], [self.A.T, -self.C]])
-        z = least_norm_solution(kkt, -jnp.concatenate([self.b, self.c]))
-        return z[:n], z[n:]
+    def equilibrium(self, near=None) -> tuple[Float[Array, " n"], Float[Array, " m"]]:
+        """The stationary point `(x*, y*)` closest to `near = (x0, y0)`, or the minimum-norm one
+        (they differ only when the system above is singular)."""
+        return saddle_point(self.A, self.B, self.C, self.b, self.c, near)
 
     @classmethod
     def random(
@@ -101,7 +99,7 @@ class QuadraticSaddle(mx.AbstractZeroSumGame):
 
         def curvature(k, d):
             q = orthonormal(k, d, d, dtype)
-            return (q * jnp.linspace(mu, L, d, dtype=dtype)) @ q.T
+            return (q * jnp.linspace(mu, L, d, dtype=dtype)[None, :]) @ q.T
 
         k = min(n, m)
         A = coupling * orthonormal(ku, n, k, dtype) @ orthonormal(kv, m, k, dtype).T

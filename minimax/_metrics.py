@@ -11,7 +11,7 @@ from ._game import AbstractGame, Players
 
 
 def _flat(tree: PyTree, batch: bool) -> Float[Array, "*t d"]:
-    leaves = [x for x in jax.tree.leaves(tree) if eqx.is_inexact_array(x)]
+    leaves = [jnp.asarray(x) for x in jax.tree.leaves(tree) if eqx.is_inexact_array_like(x)]
     if batch:
         return jnp.concatenate([x.reshape(x.shape[0], -1) for x in leaves], axis=1)
     return jnp.concatenate([jnp.ravel(x) for x in leaves])
@@ -24,7 +24,7 @@ def _offsets(trajectory: Players, point: Players) -> Float[Array, "t d"]:
             f"`trajectory` has {z.shape[1]} coordinates per step but the equilibrium has "
             f"{p.shape[0]}; they must describe the same players."
         )
-    return z - p.astype(z.dtype)
+    return z - p.astype(z.dtype)[None, :]
 
 
 def distance(trajectory: Players, point: Players) -> Float[Array, " t"]:

@@ -103,7 +103,7 @@ def _solve(game, solver, players, state, args, key, steps, save_every) -> Soluti
 def solve(
     game: AbstractGame,
     solver: AbstractSolver,
-    players: Players,
+    players: PyTree,  # checked below, with a clearer message than a type checker's
     *,
     steps: int,
     args: Any = None,

@@ -1,0 +1,183 @@
+"""The driver and the Simultaneous solver: recording, resuming, failures, PyTree players."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import games
+import minimax as mx
+
+from .helpers import games_table, start, tree_allclose
+
+GAME = games_table()["quadratic"]
+SOLVER = mx.Simultaneous(mx.optimistic_gradient(0.1))
+Z0 = start(GAME)
+
+
+def test_save_every_and_final_only():
+    full = mx.solve(GAME, SOLVER, Z0, steps=50)
+    assert full.trajectory[0].shape == (51, 6) and full.ts.tolist() == list(range(51))
+    every = mx.solve(GAME, SOLVER, Z0, steps=50, save_every=7)  # 7 rows + start, 1 step unsaved
+    assert every.ts.tolist() == list(range(0, 50, 7))
+    assert tree_allclose(every.trajectory, jax.tree.map(lambda a: a[:50:7], full.trajectory))
+    final = mx.solve(GAME, SOLVER, Z0, steps=50, save_every=None)
+    assert final.ts.tolist() == [50] and final.trajectory[0].shape == (1, 6)
+    for sol in (every, final):
+        assert tree_allclose(sol.players, full.players)
+        assert int(sol.stats["steps"]) == 50 and sol.result == mx.RESULTS.successful
+
+
+def test_resume_is_exact():
+    whole = mx.solve(GAME, SOLVER, Z0, steps=50, save_every=None)
+    first = mx.solve(GAME, SOLVER, Z0, steps=20, save_every=None)
+    rest = mx.solve(GAME, SOLVER, first.players, steps=30, state=first.state, save_every=None)
+    assert tree_allclose(rest.players, whole.players, atol=0)
+    assert tree_allclose(rest.state, whole.state, atol=0)
+    assert int(rest.ts[0]) == 50
+    # Restarting without the state is a different run: the optimistic memory matters.
+    fresh = mx.solve(GAME, SOLVER, first.players, steps=30, save_every=None)
+    assert not tree_allclose(fresh.players, whole.players)
+
+
+def test_step_api_matches_solve():
+    sol = mx.solve(GAME, SOLVER, Z0, steps=5)
+    players, state = Z0, SOLVER.init(GAME, Z0)
+    for _ in range(5):
+        players, state = SOLVER.step(GAME, players, state)
+    assert tree_allclose(players, sol.players)
+
+
+def test_nonfinite_stops_at_last_finite_point():
+    diverging = mx.Simultaneous(optax.sgd(100.0))
+    sol = mx.solve(GAME, diverging, Z0, steps=400, throw=False)
+    bad = int(sol.stats["nonfinite_step"])
+    assert 0 < bad < 400 and sol.result == mx.RESULTS.nonfinite
+    assert int(sol.stats["steps"]) == bad - 1 == int(sol.state.step)
+    assert all(bool(jnp.isfinite(p).all()) for p in sol.players)
+    assert tree_allclose(jax.tree.map(lambda a: a[bad - 1], sol.trajectory), sol.players, atol=0)
+    with pytest.raises(RuntimeError, match=f"step {bad} produced non-finite"):
+        mx.solve(GAME, diverging, Z0, steps=400)
+    with pytest.raises(Exception, match="non-finite"):
+        jax.jit(lambda z: mx.solve(GAME, diverging, z, steps=400).players)(Z0)
+
+
+def test_does_not_recompile():
+    traces = []
+
+    def fn(x, y, args):
+        traces.append(None)
+        return x @ y
+
+    game = mx.ZeroSumGame(fn)
+    mx.solve(game, SOLVER, (jnp.ones(3), jnp.ones(3)), steps=10)
+    n = len(traces)
+    mx.solve(game, SOLVER, (2 * jnp.ones(3), jnp.zeros(3)), steps=10)
+    assert len(traces) == n
+
+
+def test_float32_in_float32_out():
+    z32 = jax.tree.map(lambda a: a.astype(jnp.float32), Z0)
+    for opt in (mx.optimistic_gradient(0.1), mx.optimistic_adam(0.01)):
+        sol = mx.solve(GAME, mx.Simultaneous(opt), z32, steps=3)
+        dtypes = {a.dtype for a in jax.tree.leaves((sol.players, sol.trajectory))}
+        state_floats = {a.dtype for a in jax.tree.leaves(sol.state) if eqx.is_inexact_array(a)}
+        assert dtypes == state_floats == {jnp.dtype(jnp.float32)}
+
+
+def test_equinox_players():
+    """MLP players: only their arrays train; activations and other leaves pass through."""
+    kg, kd, kz = jax.random.split(jax.random.key(0), 3)
+    gen = eqx.nn.MLP(1, 2, 8, 1, key=kg)
+    disc = eqx.nn.MLP(2, "scalar", 8, 1, key=kd)
+    z = jax.random.normal(kz, (16, 1))
+    data = jnp.array([1.0, -1.0])
+
+    def value(g, d, args):
+        return jnp.mean(jax.vmap(d)(jax.vmap(g)(z))) - d(data)
+
+    game = mx.ZeroSumGame(value)
+    solver = mx.Simultaneous(mx.optimistic_adam(1e-2), optax.sgd(1e-2))
+    sol = mx.solve(game, solver, (gen, disc), steps=5)
+    g, d = sol.players
+    assert g.activation is gen.activation and isinstance(g, eqx.nn.MLP)
+    assert sol.trajectory[0].layers[0].weight.shape == (6, 8, 1)
+    assert not tree_allclose(eqx.filter(g, eqx.is_array), eqx.filter(gen, eqx.is_array))
+
+
+def test_general_sum_vector_field():
+    game = mx.GeneralSumGame(
+        lambda x, y, args: jnp.sum((x - y) ** 2), lambda x, y, args: jnp.sum((y - args * x) ** 2)
+    )
+    x, y = jnp.array([1.0, 2.0]), jnp.array([0.5, -1.0])
+    gx, gy = game.vector_field((x, y), 3.0)
+    np.testing.assert_allclose(gx, 2 * (x - y))
+    np.testing.assert_allclose(gy, 2 * (y - 3.0 * x))
+    # Each player best-responds: y -> 3x, x -> y, so the only fixed point is the origin.
+    sol = mx.solve(game, mx.Simultaneous(optax.sgd(0.05)), (x, y), args=0.5, steps=500)
+    np.testing.assert_allclose(jnp.concatenate(sol.players), 0.0, atol=1e-6)
+
+
+def test_stochastic_key():
+    def noisy(x, y, args, *, key):
+        return x * y + jax.random.normal(key) * x
+
+    game = mx.ZeroSumGame(noisy)
+    z0 = (jnp.array(1.0), jnp.array(1.0))
+
+    def run(seed, **kw):
+        return mx.solve(game, SOLVER, z0, steps=20, key=jax.random.key(seed), **kw)
+
+    assert tree_allclose(run(0).players, run(0).players, atol=0)
+    assert not tree_allclose(run(0).players, run(1).players)
+    # Resuming keeps the key stream: step t always draws fold_in(key, t).
+    half = run(0, save_every=None)
+    first = mx.solve(game, SOLVER, z0, steps=10, key=jax.random.key(0))
+    rest = mx.solve(game, SOLVER, first.players, steps=10, key=jax.random.key(0), state=first.state)
+    assert tree_allclose(rest.players, half.players, atol=0)
+
+
+@pytest.mark.parametrize(
+    "players, match",
+    [
+        (jnp.ones(6), "pair"),
+        ((jnp.ones(6),), "pair"),
+        ((jnp.ones(6), jnp.ones(4), jnp.ones(1)), "pair"),
+        ((jnp.ones(5), jnp.ones(4)), r"players\[0\].*shape \(6,\)"),
+        ((jnp.ones(6), jnp.ones((4, 1))), r"players\[1\].*shape \(4,\)"),
+        ((jnp.ones(6, jnp.int32), jnp.ones(4)), "player x .* int32.*floating point"),
+    ],
+)
+def test_bad_players(players, match):
+    with pytest.raises((TypeError, ValueError), match=match):
+        mx.solve(GAME, SOLVER, players, steps=2)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="fn.*scalar.*shape \\(3,\\)"):
+        mx.solve(mx.ZeroSumGame(lambda x, y, a: x * y), SOLVER, (jnp.ones(3), jnp.ones(3)), steps=1)
+    with pytest.raises(ValueError, match="loss1.*scalar"):
+        game = mx.GeneralSumGame(lambda x, y, a: x @ y, lambda x, y, a: x)
+        mx.solve(game, SOLVER, (jnp.ones(3), jnp.ones(3)), steps=1)
+    for kwargs, match in (
+        ({"steps": 0}, "steps"),
+        ({"steps": 2.5}, "steps"),
+        ({"steps": 3, "save_every": 0}, "save_every"),
+    ):
+        with pytest.raises((ValueError, TypeError), match=match):
+            mx.solve(GAME, SOLVER, Z0, **kwargs)
+    with pytest.raises(TypeError, match="game"):
+        mx.solve(lambda x, y: x, SOLVER, Z0, steps=1)
+    with pytest.raises(TypeError, match="solver"):
+        mx.solve(GAME, optax.sgd(0.1), Z0, steps=1)
+
+
+def test_games_accept_only_matching_vectors():
+    with pytest.raises(ValueError, match=r"`b` must have shape \(3,\)"):
+        games.Bilinear(jnp.ones((3, 2)), b=jnp.ones(2))
+    with pytest.raises(ValueError, match=r"`C` must have shape \(2, 2\)"):
+        games.QuadraticSaddle(jnp.ones((3, 2)), jnp.eye(3), jnp.eye(3))
+    with pytest.raises(ValueError, match="`A` must have 2 dimension"):
+        games.Bilinear(jnp.ones(3))
