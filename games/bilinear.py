@@ -80,7 +80,8 @@ class Bilinear(mx.AbstractZeroSumGame):
         - `key`: a JAX PRNG key.
         - `n`, `m`: the players' dimensions (`m = n` if omitted).
         - `sigma_min`, `sigma_max`: the range of singular values, `0 <= sigma_min <= sigma_max`.
-        - `linear`: also draw standard normal `b` and `c` (an equilibrium away from the origin).
+        - `linear`: also draw `b` and `c`, as `-A y*` and `-A^T x*` for standard normal `x*, y*`
+          (an equilibrium away from the origin, which exists even when `A` is singular).
         - `dtype`: floating dtype of the game; JAX's default float if omitted.
         """
         m = n if m is None else m
@@ -91,9 +92,11 @@ class Bilinear(mx.AbstractZeroSumGame):
             )
         dtype = jnp.result_type(float) if dtype is None else dtype
         k = min(n, m)
-        ku, kv, kb, kc = jax.random.split(key, 4)
+        ku, kv, kx, ky = jax.random.split(key, 4)
         s = jnp.linspace(sigma_max, sigma_min, k, dtype=dtype)
         A = (orthonormal(ku, n, k, dtype) * s[None, :]) @ orthonormal(kv, m, k, dtype).T
         if not linear:
             return cls(A)
-        return cls(A, jax.random.normal(kb, (n,), dtype), jax.random.normal(kc, (m,), dtype))
+        # b = -A y*, c = -A^T x*: an equilibrium exists even when A is singular.
+        x_star, y_star = jax.random.normal(kx, (n,), dtype), jax.random.normal(ky, (m,), dtype)
+        return cls(A, -A @ y_star, -A.T @ x_star)

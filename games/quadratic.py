@@ -86,7 +86,8 @@ class QuadraticSaddle(mx.AbstractZeroSumGame):
         - `n`, `m`: the players' dimensions (`m = n` if omitted).
         - `mu`, `L`: strong convexity (and concavity) and smoothness, `0 <= mu <= L`.
         - `coupling`: the strength of the interaction, `>= 0` (0: two separate minimisations).
-        - `linear`: also draw standard normal `b` and `c` (an equilibrium away from the origin).
+        - `linear`: also draw `b` and `c` so that standard normal `(x*, y*)` is an equilibrium
+          (one away from the origin, which exists even when `mu = 0` makes the game singular).
         - `dtype`: floating dtype of the game; JAX's default float if omitted.
         """
         m = n if m is None else m
@@ -106,5 +107,6 @@ class QuadraticSaddle(mx.AbstractZeroSumGame):
         B, C = curvature(kb, n), curvature(kc, m)
         if not linear:
             return cls(A, B, C)
-        b, c = jax.random.normal(klb, (n,), dtype), jax.random.normal(klc, (m,), dtype)
-        return cls(A, B, C, b, c)
+        # (b, c) = -K z* for the stationarity matrix K: an equilibrium exists even if K is singular.
+        x_star, y_star = jax.random.normal(klb, (n,), dtype), jax.random.normal(klc, (m,), dtype)
+        return cls(A, B, C, -(B @ x_star + A @ y_star), -(A.T @ x_star - C @ y_star))

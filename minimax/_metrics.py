@@ -2,16 +2,28 @@
 
 from typing import Any, NamedTuple
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, PyTree, Scalar
 
 from ._game import AbstractGame, Players
 
 
+def _float_leaves(tree: PyTree) -> list[Array]:
+    """The floating-point arrays of `tree`, with Python numbers (e.g. an equilibrium `(0, 0)`)
+    read as floats; integer arrays and other leaves are not coordinates."""
+    leaves = []
+    for x in jax.tree.leaves(tree):
+        if isinstance(x, int | float) and not isinstance(x, bool):
+            leaves.append(jnp.asarray(float(x)))
+        elif isinstance(x, jax.Array | np.ndarray) and jnp.issubdtype(x.dtype, jnp.inexact):
+            leaves.append(jnp.asarray(x))
+    return leaves
+
+
 def _flat(tree: PyTree, batch: bool) -> Float[Array, "*t d"]:
-    leaves = [jnp.asarray(x) for x in jax.tree.leaves(tree) if eqx.is_inexact_array_like(x)]
+    leaves = _float_leaves(tree)
     if batch:
         return jnp.concatenate([x.reshape(x.shape[0], -1) for x in leaves], axis=1)
     return jnp.concatenate([jnp.ravel(x) for x in leaves])
