@@ -52,8 +52,9 @@ class Cycling(NamedTuple):
     - `first_step`: `|z_1 - z_0| / d_0`.
     - `overshoot`: `\max_t d_t / d_0` (1 when the run never moves further away than it started).
     - `path_length`: `\sum_t |z_{t+1} - z_t| / d_0` (1 for a straight line into `z^*`).
-    - `rotations`: the total angle swept by `z_t - z^*`,
-      `\sum_t \angle(z_t - z^*, z_{t+1} - z^*) / 2\pi`.
+    - `rotations`: the total angle swept by `z_t - z^*` until `steps_to_tol`,
+      `\sum_{t < T} \angle(z_t - z^*, z_{t+1} - z^*) / 2\pi` (angles inside the tolerance are
+      left out: at the level of rounding errors the direction of `z_t - z^*` is noise).
     - `distance`: the final `d_T / d_0`.
     - `steps_to_tol`: the first `t` from which `d_s / d_0 \le` `tol` for every later recorded `s`
       (`inf` if the run ends outside the tolerance).
@@ -101,13 +102,15 @@ def cycling(trajectory: Players, equilibrium: Players, *, tol: float = 1e-3) -> 
     outside = d / d0 > tol
     # 1 + the last index outside the tolerance (0 if none is outside).
     last_out = jnp.where(outside.any(), d.shape[0] - jnp.argmax(outside[::-1]), 0)
+    steps_to_tol = jnp.where(outside[-1], jnp.inf, last_out.astype(d.dtype))
+    before_tol = jnp.arange(angles.shape[0]) < steps_to_tol
     return Cycling(
         first_step=steps[0] / d0,
         overshoot=jnp.max(d) / d0,
         path_length=jnp.sum(steps) / d0,
-        rotations=jnp.sum(angles) / (2 * jnp.pi),
+        rotations=jnp.sum(jnp.where(before_tol, angles, 0)) / (2 * jnp.pi),
         distance=d[-1] / d0,
-        steps_to_tol=jnp.where(outside[-1], jnp.inf, last_out.astype(d.dtype)),
+        steps_to_tol=steps_to_tol,
     )
 
 

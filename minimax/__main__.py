@@ -1,0 +1,17 @@
+"""`python -m minimax [compare] ...`: fixed vs legacy first step; `python -m minimax gan ...`."""
+
+import importlib
+import sys
+
+COMMANDS = {"compare": "._demos.compare", "gan": "._demos.gan"}
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    command = argv[0] if argv and argv[0] in COMMANDS else "compare"
+    rest = argv[1:] if argv[:1] == [command] else argv
+    importlib.import_module(COMMANDS[command], __package__).main(rest)
+
+
+if __name__ == "__main__":
+    main()
