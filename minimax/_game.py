@@ -76,7 +76,7 @@ class AbstractGame(eqx.Module):
 
 
 class AbstractZeroSumGame(AbstractGame):
-    r"""A zero-sum game `\min_x \max_y f(x, y)`: `loss0 = f`, `loss1 = -f`. Subclasses implement
+    r"""A zero-sum game $\min_x \max_y f(x, y)$: `loss0 = f`, `loss1 = -f`. Subclasses implement
     `value`; both players' gradients come from one backward pass of it."""
 
     @abc.abstractmethod
@@ -96,7 +96,7 @@ class AbstractZeroSumGame(AbstractGame):
 
 
 class ZeroSumGame(AbstractZeroSumGame):
-    r"""A zero-sum game `\min_x \max_y f(x, y)` given by a function.
+    r"""A zero-sum game $\min_x \max_y f(x, y)$ given by a function.
 
     **Arguments:**
 

@@ -50,13 +50,13 @@ class Cycling(NamedTuple):
     `d_0 = |z_0 - z^*|`, with `z_t = (x_t, y_t)` flattened and `d_t = |z_t - z^*|`:
 
     - `first_step`: `|z_1 - z_0| / d_0`.
-    - `overshoot`: `\max_t d_t / d_0` (1 when the run never moves further away than it started).
-    - `path_length`: `\sum_t |z_{t+1} - z_t| / d_0` (1 for a straight line into `z^*`).
+    - `overshoot`: $\max_t d_t / d_0$ (1 when the run never moves further away than it started).
+    - `path_length`: $\sum_t |z_{t+1} - z_t| / d_0$ (1 for a straight line into `z^*`).
     - `rotations`: the total angle swept by `z_t - z^*` until `steps_to_tol`,
-      `\sum_{t < T} \angle(z_t - z^*, z_{t+1} - z^*) / 2\pi` (angles inside the tolerance are
+      $\sum_{t < T} \angle(z_t - z^*, z_{t+1} - z^*) / 2\pi$ (angles inside the tolerance are
       left out: at the level of rounding errors the direction of `z_t - z^*` is noise).
     - `distance`: the final `d_T / d_0`.
-    - `steps_to_tol`: the first `t` from which `d_s / d_0 \le` `tol` for every later recorded `s`
+    - `steps_to_tol`: the first `t` from which $d_s / d_0 \le$ `tol` for every later recorded `s`
       (`inf` if the run ends outside the tolerance).
     """
 
@@ -115,7 +115,7 @@ def cycling(trajectory: Players, equilibrium: Players, *, tol: float = 1e-3) -> 
 
 
 def hamiltonian(game: AbstractGame, players: Players, args: Any = None) -> Scalar:
-    r"""`\tfrac12 |F(x, y)|^2`, half the squared norm of the game's vector field: zero exactly at
+    r"""$\tfrac12 |F(x, y)|^2$, half the squared norm of the game's vector field: zero exactly at
     stationary points, and the quantity Hamiltonian gradient descent minimises (Balduzzi et al.
     2018, *The mechanics of n-player differentiable games*)."""
     field = game.vector_field(tuple(players), args)

@@ -59,10 +59,10 @@ def scale_by_optimistic(
 
     At `t = 0` there is no `g_{-1}`:
 
-    - `first_step="fixed"` takes `g_{-1} = g_0`, so `u_0 = \alpha_0 g_0` (the initialisation
+    - `first_step="fixed"` takes `g_{-1} = g_0`, so $u_0 = \alpha_0 g_0$ (the initialisation
       `z_{-1} = z_0` assumed by the convergence proofs; optax >= 0.2.4 does the same).
-    - `first_step="legacy"` takes `g_{-1} = 0`, so `u_0 = (\alpha_0 + \beta_0) g_0`: the step of
-      Daskalakis et al. (2018) and Gidel et al. (2019), `(\alpha + \beta) / \alpha` times too large.
+    - `first_step="legacy"` takes `g_{-1} = 0`, so $u_0 = (\alpha_0 + \beta_0) g_0$: the step of
+      Daskalakis et al. (2018) and Gidel et al. (2019), $(\alpha + \beta) / \alpha$ times too large.
 
     It does not scale by a learning rate or flip the sign; chain it with
     `optax.scale_by_learning_rate`, as [`minimax.optimistic_gradient`][] does.
@@ -112,15 +112,15 @@ def optimistic_gradient(
 
     $$w_{t+1} = w_t - \eta_t \big((\alpha_t + \beta_t)\, g_t - \beta_t\, g_{t-1}\big),$$
 
-    with `g_{-1} = g_0` (`first_step="fixed"`, first step `\eta_0 \alpha_0 g_0`) or `g_{-1} = 0`
-    (`first_step="legacy"`, first step `\eta_0 (\alpha_0 + \beta_0) g_0`). With `alpha = beta = 1`
+    with `g_{-1} = g_0` (`first_step="fixed"`, first step $\eta_0 \alpha_0 g_0$) or `g_{-1} = 0`
+    (`first_step="legacy"`, first step $\eta_0 (\alpha_0 + \beta_0) g_0$). With `alpha = beta = 1`
     this is Popov's past-extragradient method; `beta = 0` is plain gradient descent.
 
     Unlike `optax.optimistic_gradient_descent`, `alpha` and `beta` may be schedules.
 
     **Arguments:**
 
-    - `learning_rate`: `\eta`, a positive float or an optax schedule.
+    - `learning_rate`: $\eta$, a positive float or an optax schedule.
     - `alpha`, `beta`: a positive and a non-negative float, or optax schedules.
     - `first_step`: `"fixed"` (default) or `"legacy"`.
 
@@ -164,7 +164,7 @@ def optimistic_adam(
     $$r_t = \hat m_t / (\sqrt{\hat v_t + \bar\epsilon} + \epsilon), \qquad
     w_{t+1} = w_t - \eta_t \big((\alpha_t + \beta_t)\, r_t - \beta_t\, r_{t-1}\big),$$
 
-    where `\hat m_t, \hat v_t` are Adam's bias-corrected moments. With `first_step="fixed"` this
+    where $\hat m_t, \hat v_t$ are Adam's bias-corrected moments. With `first_step="fixed"` this
     equals `optax.optimistic_adam_v2` with the same arguments; `"legacy"` uses `r_{-1} = 0`,
     whose first step is `(alpha + beta) / alpha` times larger: 1001x for `alpha = 1e-3`,
     `beta = 1`, the setting of Daskalakis et al. written as `learning_rate=1`.

@@ -10,7 +10,10 @@ from .base import AbstractSolver
 
 
 class SimultaneousState(eqx.Module):
-    """**Fields:** `step`, the number of steps taken; `opt_states`, each player's optax state."""
+    """State of [`minimax.Simultaneous`][].
+
+    **Fields:** `step`, the number of steps taken; `opt_states`, each player's optax state.
+    """
 
     step: Int[Array, ""]
     opt_states: tuple[optax.OptState, optax.OptState]
