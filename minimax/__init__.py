@@ -20,9 +20,12 @@ from ._optimistic import (
 )
 from ._solve import RESULTS as RESULTS, Solution as Solution, solve as solve
 from ._solver import (
+    AbstractOptaxSolver as AbstractOptaxSolver,
     AbstractSolver as AbstractSolver,
+    Alternating as Alternating,
+    ExtraGradient as ExtraGradient,
     Simultaneous as Simultaneous,
-    SimultaneousState as SimultaneousState,
+    SolverState as SolverState,
 )
 
 __version__ = "0.1.0"

@@ -60,19 +60,24 @@ class AbstractGame(eqx.Module):
     ) -> tuple[Scalar, Scalar]:
         """The two players' losses `(loss0, loss1)` at `players = (x, y)`."""
 
+    def gradient(
+        self, player: int, players: Players, args: Any = None, key: PRNGKeyArray | None = None
+    ) -> PyTree:
+        """The gradient of player `player`'s (0 or 1) own loss with respect to its trainable
+        leaves, the other player held fixed (non-trainable leaves are `None`)."""
+        params, static = eqx.partition(tuple(players), eqx.is_inexact_array)
+
+        def own_loss(own):
+            pair = (own, params[1]) if player == 0 else (params[0], own)
+            return self.losses(eqx.combine(pair, static), args, key)[player]
+
+        return jax.grad(own_loss)(params[player])
+
     def vector_field(
         self, players: Players, args: Any = None, key: PRNGKeyArray | None = None
     ) -> Players:
-        """Each player's gradient of its own loss, as a pair shaped like the trainable part of
-        `players` (non-trainable leaves are `None`)."""
-        params, static = eqx.partition(players, eqx.is_inexact_array)
-
-        def loss(i, own):
-            other = params[1 - i]
-            pair = (own, other) if i == 0 else (other, own)
-            return self.losses(eqx.combine(pair, static), args, key)[i]
-
-        return jax.grad(loss, argnums=1)(0, params[0]), jax.grad(loss, argnums=1)(1, params[1])
+        """Both players' [`gradient`][]s at the same point: the pair `F(x, y)`."""
+        return self.gradient(0, players, args, key), self.gradient(1, players, args, key)
 
 
 class AbstractZeroSumGame(AbstractGame):

@@ -1,25 +1,13 @@
 from typing import Any
 
-import equinox as eqx
-import jax.numpy as jnp
 import optax
-from jaxtyping import Array, Int, PRNGKeyArray
+from jaxtyping import PRNGKeyArray
 
 from .._game import AbstractGame, Players
-from .base import AbstractSolver
+from .base import AbstractOptaxSolver, SolverState
 
 
-class SimultaneousState(eqx.Module):
-    """State of [`minimax.Simultaneous`][].
-
-    **Fields:** `step`, the number of steps taken; `opt_states`, each player's optax state.
-    """
-
-    step: Int[Array, ""]
-    opt_states: tuple[optax.OptState, optax.OptState]
-
-
-class Simultaneous(AbstractSolver[SimultaneousState]):
+class Simultaneous(AbstractOptaxSolver):
     r"""Simultaneous updates: both players move from gradients taken at the same point,
 
     $$x_{t+1} = x_t + \mathrm{opt}_0\big(\nabla_x \ell_0(x_t, y_t)\big), \qquad
@@ -50,40 +38,15 @@ class Simultaneous(AbstractSolver[SimultaneousState]):
     optimizer: optax.GradientTransformation
     optimizer_max: optax.GradientTransformation | None = None
 
-    @property
-    def _optimizers(self):
-        return self.optimizer, self.optimizer if self.optimizer_max is None else self.optimizer_max
-
-    def init(
-        self,
-        game: AbstractGame,
-        players: Players,
-        args: Any = None,
-        key: PRNGKeyArray | None = None,
-    ) -> SimultaneousState:
-        params = eqx.filter(tuple(players), eqx.is_inexact_array)
-        opt_states = tuple(opt.init(p) for opt, p in zip(self._optimizers, params, strict=True))
-        return SimultaneousState(jnp.zeros([], jnp.int32), opt_states)
-
     def step(
         self,
         game: AbstractGame,
         players: Players,
-        state: SimultaneousState,
+        state: SolverState,
         args: Any = None,
         key: PRNGKeyArray | None = None,
-    ) -> tuple[Players, SimultaneousState]:
+    ) -> tuple[Players, SolverState]:
         players = tuple(players)
         grads = game.vector_field(players, args, key)
-        params = eqx.filter(players, eqx.is_inexact_array)
-        updates, opt_states = zip(
-            *(
-                opt.update(g, s, p)
-                for opt, g, s, p in zip(
-                    self._optimizers, grads, state.opt_states, params, strict=True
-                )
-            ),
-            strict=True,
-        )
-        players = eqx.apply_updates(players, tuple(updates))
-        return players, SimultaneousState(state.step + 1, tuple(opt_states))
+        (x, sx), (y, sy) = (self._move(i, players, grads[i], state.opt_states[i]) for i in (0, 1))
+        return (x, y), SolverState(state.step + 1, (sx, sy))

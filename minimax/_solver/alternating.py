@@ -1,0 +1,48 @@
+from typing import Any
+
+import jax
+import optax
+from jaxtyping import PRNGKeyArray
+
+from .._game import AbstractGame, Players
+from .base import AbstractOptaxSolver, SolverState
+
+
+class Alternating(AbstractOptaxSolver):
+    r"""Alternating (Gauss-Seidel) updates: player 0 moves first, player 1 answers the new `x`,
+
+    $$x_{t+1} = x_t + \mathrm{opt}_0\big(\nabla_x \ell_0(x_t, y_t)\big), \qquad
+    y_{t+1} = y_t + \mathrm{opt}_1\big(\nabla_y \ell_1(x_{t+1}, y_t)\big).$$
+
+    On bilinear games alternating gradient descent-ascent neither converges nor diverges: it is
+    volume-preserving and cycles for ever (Bailey, Gidel, Piliouras 2020), where simultaneous
+    GDA spirals outwards. A stochastic game gets independent keys for the two half-steps.
+
+    **Arguments:**
+
+    - `optimizer`: an optax `GradientTransformation` for player 0 (`x`), and for player 1 too
+      unless `optimizer_max` is given.
+    - `optimizer_max`: an optax `GradientTransformation` for player 1 (`y`), optional.
+
+    **References:** Bailey, Gidel, Piliouras (2020), *Finite regret and cycles with fixed
+    step-size via alternating gradient descent-ascent*, COLT; Gidel et al. (2019), *Negative
+    momentum for improved game dynamics*, AISTATS.
+    """
+
+    optimizer: optax.GradientTransformation
+    optimizer_max: optax.GradientTransformation | None = None
+
+    def step(
+        self,
+        game: AbstractGame,
+        players: Players,
+        state: SolverState,
+        args: Any = None,
+        key: PRNGKeyArray | None = None,
+    ) -> tuple[Players, SolverState]:
+        players = tuple(players)
+        kx, ky = (None, None) if key is None else jax.random.split(key)
+        x, sx = self._move(0, players, game.gradient(0, players, args, kx), state.opt_states[0])
+        gy = game.gradient(1, (x, players[1]), args, ky)
+        y, sy = self._move(1, (x, players[1]), gy, state.opt_states[1])
+        return (x, y), SolverState(state.step + 1, (sx, sy))

@@ -1,0 +1,53 @@
+from typing import Any
+
+import jax
+import optax
+from jaxtyping import PRNGKeyArray
+
+from .._game import AbstractGame, Players
+from .base import AbstractOptaxSolver, SolverState
+
+
+class ExtraGradient(AbstractOptaxSolver):
+    r"""The extra-gradient method (Korpelevich 1976): look ahead, then move from the start with
+    the gradient found there,
+
+    $$z_{t+1/2} = z_t + \mathrm{opt}\big(F(z_t)\big), \qquad
+    z_{t+1} = z_t + \mathrm{opt}\big(F(z_{t+1/2})\big),$$
+
+    with `F` the game's [vector field][minimax.AbstractGame.vector_field]. The look-ahead uses
+    each optimizer's current state and discards the state it returns, so with `optax.sgd(eta)`
+    this is exactly extra-gradient with step `eta`; with Adam, the moments see only the gradients
+    of the second half-step. Two gradient evaluations per step, against one for optimistic
+    gradient, its one-call approximation. A stochastic game gets independent keys for the two
+    half-steps.
+
+    **Arguments:**
+
+    - `optimizer`: an optax `GradientTransformation` for player 0 (`x`), and for player 1 too
+      unless `optimizer_max` is given.
+    - `optimizer_max`: an optax `GradientTransformation` for player 1 (`y`), optional.
+
+    **References:** Korpelevich (1976), *The extragradient method for finding saddle points and
+    other problems*; Gidel, Berard, Vignoud, Vincent, Lacoste-Julien (2019), *A variational
+    inequality perspective on generative adversarial networks*, ICLR.
+    """
+
+    optimizer: optax.GradientTransformation
+    optimizer_max: optax.GradientTransformation | None = None
+
+    def step(
+        self,
+        game: AbstractGame,
+        players: Players,
+        state: SolverState,
+        args: Any = None,
+        key: PRNGKeyArray | None = None,
+    ) -> tuple[Players, SolverState]:
+        players = tuple(players)
+        k_look, k_move = (None, None) if key is None else jax.random.split(key)
+        grads = game.vector_field(players, args, k_look)
+        ahead = tuple(self._move(i, players, grads[i], state.opt_states[i])[0] for i in (0, 1))
+        grads = game.vector_field(ahead, args, k_move)
+        (x, sx), (y, sy) = (self._move(i, players, grads[i], state.opt_states[i]) for i in (0, 1))
+        return (x, y), SolverState(state.step + 1, (sx, sy))
