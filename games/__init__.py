@@ -1,4 +1,10 @@
 """Games for minimax: each with its citation and, where one exists, its equilibrium."""
 
 from .bilinear import Bilinear as Bilinear
+from .gan import (
+    DiracGAN as DiracGAN,
+    GaussianMeanWGAN as GaussianMeanWGAN,
+    MixtureGAN as MixtureGAN,
+    MixtureMetrics as MixtureMetrics,
+)
 from .quadratic import QuadraticSaddle as QuadraticSaddle

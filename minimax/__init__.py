@@ -4,6 +4,7 @@ from ._game import (
     AbstractGame as AbstractGame,
     AbstractZeroSumGame as AbstractZeroSumGame,
     GeneralSumGame as GeneralSumGame,
+    Players as Players,
     ZeroSumGame as ZeroSumGame,
 )
 from ._metrics import (
