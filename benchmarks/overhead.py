@@ -17,13 +17,10 @@ the command, date, versions and machine, in `docs/benchmarks.md`.
 """
 
 import argparse
-import datetime
 import os
-import platform
-import sys
 import time
-from pathlib import Path
 
+import _docs  # benchmarks/_docs.py, beside this script
 import jax
 import jax.numpy as jnp
 import optax
@@ -38,8 +35,6 @@ LEARNING_RATE = 1e-3
 ALPHA = BETA = 1.0
 STEPS = {10: 2_000_000, 100: 300_000, 1000: 5_000}  # about 0.2-1 s per timed call
 CONTENDERS = ("solve", "(a) optax scan", "(b) gradients only")
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-BEGIN, END = "<!-- overhead.py: begin -->", "<!-- overhead.py: end -->"
 
 
 def gradients(game, x, y):
@@ -121,25 +116,9 @@ def table(results: dict[int, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(
-                line.split(":", 1)[1].strip() for line in f if line.startswith("model name")
-            )
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
-
-
 def record(text: str, repeats: int, load: float) -> None:
-    """Put `text` and how it was measured into `docs/benchmarks.md`, between this script's
-    markers (replacing the previous record), or at the end of the page."""
-    command = " ".join(["python", "benchmarks/overhead.py", *sys.argv[1:]])
-    section = "\n".join(
+    body = "\n".join(
         [
-            BEGIN,
-            "## Overhead of `minimax.solve`",
-            "",
             "Steps per second of `minimax.solve` with `minimax.optimistic_gradient` "
             f"(learning rate {LEARNING_RATE}, alpha = {ALPHA}, beta = {BETA}, `save_every=None`) "
             "on a random `games.Bilinear` game in float32, against (a) a hand-written "
@@ -151,33 +130,18 @@ def record(text: str, repeats: int, load: float) -> None:
             "",
             text,
             "",
-            f"- Command: `{command}`",
-            f"- Date: {datetime.date.today().isoformat()}",
-            f"- Versions: jax {jax.__version__}, optax {optax.__version__}, "
-            f"Python {platform.python_version()}",
-            f"- Machine: {cpu_name()}, {os.cpu_count()} cores, {jax.default_backend()} backend; "
-            f"load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end",
-            "",
             "Unlike the two loops, `solve` checks every step for NaN or inf and freezes at the "
             "last finite players and state. On small games a step is a couple of dozen tiny "
             "kernels, so that check shows; once the matrix-vector products dominate, it does not.",
-            END,
         ]
     )
-    page = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    if BEGIN in page and END in page:
-        head, rest = page.split(BEGIN, 1)
-        page = head + section + rest.split(END, 1)[1]
-    else:
-        page = page.rstrip("\n") + "\n\n" + section + "\n"
-    DOCS.write_text(page)
-    print(f"Recorded in {DOCS}.")
+    _docs.record("overhead.py", "Overhead of `minimax.solve`", body, load)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=11, help="timed calls per contender")
-    parser.add_argument("--write", action="store_true", help=f"record the table in {DOCS.name}")
+    parser.add_argument("--write", action="store_true", help="record it in docs/")
     options = parser.parse_args()
     load = os.getloadavg()[0]
     text = table({n: measure(n, options.repeats) for n in STEPS})
