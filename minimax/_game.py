@@ -76,7 +76,8 @@ class AbstractGame(eqx.Module):
     def vector_field(
         self, players: Players, args: Any = None, key: PRNGKeyArray | None = None
     ) -> Players:
-        """Both players' [`gradient`][]s at the same point: the pair `F(x, y)`."""
+        """Both players' [`gradient`][minimax.AbstractGame.gradient]s at the same point: the pair
+        `F(x, y)`."""
         return self.gradient(0, players, args, key), self.gradient(1, players, args, key)
 
 

@@ -119,8 +119,11 @@ def solve(
 ) -> Solution:
     r"""Run `steps` updates of `solver` on `game` from `players = (x0, y0)`.
 
-    The whole run is one compiled `lax.scan`; calling `solve` again with arrays of the same shapes
-    and the same `game` type, `solver` and `steps` reuses the compiled code.
+    The whole run is one compiled `lax.scan`. Calling `solve` again with arrays of the same shapes,
+    the same `game` type, the same `solver` object and the same `steps` reuses the compiled code;
+    a newly built optimizer is a new closure, and compiles again. To run in chunks (e.g. for a
+    progress bar), pass `state=solver.init(game, players)` from the first chunk on, so that every
+    chunk has the same signature.
 
     **Arguments:**
 
