@@ -20,6 +20,23 @@ def check_shape(name: str, value, shape: tuple[int, ...], why: str) -> None:
         raise ValueError(f"`{name}` must have shape {shape} {why}, got {jnp.shape(value)}.")
 
 
+def linear_terms(A, b, c) -> tuple[Float[Array, " n"], Float[Array, " m"]]:
+    """`b` and `c` as vectors that fit the `(n, m)` matrix `A`, zeros where omitted."""
+    (n, m), why = A.shape, f"to match A of shape {A.shape}"
+    b = jnp.zeros(n, A.dtype) if b is None else as_float("b", b, 1)
+    c = jnp.zeros(m, A.dtype) if c is None else as_float("c", c, 1)
+    check_shape("b", b, (n,), why)
+    check_shape("c", c, (m,), why)
+    return b, c
+
+
+def check_players(A, x, y) -> None:
+    """`x` and `y` must be vectors that fit the `(n, m)` matrix `A`."""
+    (n, m), why = A.shape, f"since A has shape {A.shape}"
+    check_shape("players[0]", x, (n,), why)
+    check_shape("players[1]", y, (m,), why)
+
+
 def orthonormal(key: PRNGKeyArray, n: int, k: int, dtype) -> Float[Array, "n k"]:
     """`k` orthonormal columns in `R^n`, uniformly distributed (QR with a sign fix)."""
     q, r = jnp.linalg.qr(jax.random.normal(key, (n, k), dtype))

@@ -4,7 +4,7 @@ from jaxtyping import Array, Float, PRNGKeyArray, Scalar
 
 import minimax as mx
 
-from ._common import as_float, check_shape, orthonormal, saddle_point
+from ._common import as_float, check_players, linear_terms, orthonormal, saddle_point
 
 
 class Bilinear(mx.AbstractZeroSumGame):
@@ -35,16 +35,10 @@ class Bilinear(mx.AbstractZeroSumGame):
 
     def __init__(self, A, b=None, c=None):
         self.A = as_float("A", A, 2)
-        n, m = self.A.shape
-        self.b = jnp.zeros(n, self.A.dtype) if b is None else as_float("b", b, 1)
-        self.c = jnp.zeros(m, self.A.dtype) if c is None else as_float("c", c, 1)
-        check_shape("b", self.b, (n,), f"to match A of shape {self.A.shape}")
-        check_shape("c", self.c, (m,), f"to match A of shape {self.A.shape}")
+        self.b, self.c = linear_terms(self.A, b, c)
 
     def value(self, x, y, args=None, key=None) -> Scalar:
-        n, m = self.A.shape
-        check_shape("players[0]", x, (n,), f"since A has shape {self.A.shape}")
-        check_shape("players[1]", y, (m,), f"since A has shape {self.A.shape}")
+        check_players(self.A, x, y)
         A, b, c = (v.astype(x.dtype) for v in (self.A, self.b, self.c))
         return x @ (A @ y) + b @ x + c @ y
 

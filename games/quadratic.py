@@ -4,7 +4,14 @@ from jaxtyping import Array, Float, PRNGKeyArray, Scalar
 
 import minimax as mx
 
-from ._common import as_float, check_shape, orthonormal, saddle_point
+from ._common import (
+    as_float,
+    check_players,
+    check_shape,
+    linear_terms,
+    orthonormal,
+    saddle_point,
+)
 
 
 class QuadraticSaddle(mx.AbstractZeroSumGame):
@@ -47,15 +54,10 @@ class QuadraticSaddle(mx.AbstractZeroSumGame):
         self.B, self.C = as_float("B", B, 2), as_float("C", C, 2)
         check_shape("B", self.B, (n, n), why)
         check_shape("C", self.C, (m, m), why)
-        self.b = jnp.zeros(n, self.A.dtype) if b is None else as_float("b", b, 1)
-        self.c = jnp.zeros(m, self.A.dtype) if c is None else as_float("c", c, 1)
-        check_shape("b", self.b, (n,), why)
-        check_shape("c", self.c, (m,), why)
+        self.b, self.c = linear_terms(self.A, b, c)
 
     def value(self, x, y, args=None, key=None) -> Scalar:
-        n, m = self.A.shape
-        check_shape("players[0]", x, (n,), f"since A has shape {self.A.shape}")
-        check_shape("players[1]", y, (m,), f"since A has shape {self.A.shape}")
+        check_players(self.A, x, y)
         A, B, C, b, c = (v.astype(x.dtype) for v in (self.A, self.B, self.C, self.b, self.c))
         return x @ (B @ x) / 2 + x @ (A @ y) - y @ (C @ y) / 2 + b @ x + c @ y
 
