@@ -181,3 +181,14 @@ def test_games_accept_only_matching_vectors():
         games.QuadraticSaddle(jnp.ones((3, 2)), jnp.eye(3), jnp.eye(3))
     with pytest.raises(ValueError, match="`A` must have 2 dimension"):
         games.Bilinear(jnp.ones(3))
+
+
+def test_vmap_over_starts():
+    """Many runs at once (e.g. seeds), each the same as when run alone."""
+    starts = [start(GAME, seed) for seed in (1, 2, 3)]
+    batched = jax.tree.map(lambda *a: jnp.stack(a), *starts)
+    sols = jax.vmap(lambda z: mx.solve(GAME, SOLVER, z, steps=20, throw=False))(batched)
+    for i, z0 in enumerate(starts):
+        alone = mx.solve(GAME, SOLVER, z0, steps=20)
+        assert tree_allclose((sols.players[0][i], sols.players[1][i]), alone.players)
+    assert sols.trajectory[0].shape == (3, 21, 6)
