@@ -76,7 +76,9 @@ def main(argv: list[str] | None = None) -> None:
             "--help`."
         ),
     )
-    parser.add_argument("--game", choices=["bilinear", "quadratic", "both"], default="both")
+    parser.add_argument(
+        "--game", choices=["bilinear", "quadratic", "both"], default="both", help="(default both)"
+    )
     parser.add_argument("--dim", type=int, default=4, help="players' dimension (default 4)")
     parser.add_argument("--steps", type=int, default=2000, help="steps per run (default 2000)")
     parser.add_argument("--lr", type=float, default=0.2, help="learning rate (default 0.2)")
@@ -88,6 +90,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.dim < 1 or args.steps < 1:
         parser.error("--dim and --steps must be positive")
+    try:  # the optimizer's own checks of --lr, --alpha and --beta
+        mx.optimistic_gradient(args.lr, args.alpha, args.beta)
+    except ValueError as error:
+        parser.error(str(error))
 
     names = ["bilinear", "quadratic"] if args.game == "both" else [args.game]
     results, eqs = {}, {}
