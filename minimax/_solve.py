@@ -54,6 +54,28 @@ def _all_finite(tree) -> Bool[Array, ""]:
     return jax.lax.optimization_barrier(jnp.concatenate(flags)).all()
 
 
+def _check_state(state, expected) -> None:
+    """A state to resume from must be one this solver makes for these players."""
+
+    def describe(tree):
+        return [(jnp.shape(x), jnp.result_type(x)) for x in jax.tree.leaves(tree)]
+
+    if jax.tree.structure(state) != jax.tree.structure(expected):
+        raise ValueError(
+            "`state` was not made by this solver for these players (its structure differs from "
+            "`solver.init(game, players)`); pass the `sol.state` of a run with the same solver."
+        )
+    for (shape, dtype), (want_shape, want_dtype) in zip(
+        describe(state), describe(expected), strict=True
+    ):
+        if shape != want_shape or dtype != want_dtype:
+            raise ValueError(
+                f"`state` holds an array of shape {shape} and dtype {dtype} where this solver "
+                f"and these players need {want_shape} {want_dtype}; pass the `sol.state` of a "
+                "run with the same solver and players of the same shapes and dtypes."
+            )
+
+
 def _select(pred, on_true, on_false):
     return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
 
@@ -162,6 +184,8 @@ def solve(
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
+    if state is not None:
+        _check_state(state, eqx.filter_eval_shape(solver.init, game, tuple(players), args, key))
     sol = _solve(game, solver, tuple(players), state, args, key, steps, save_every)
     if throw:
         bad = sol.stats["nonfinite_step"]

@@ -192,3 +192,13 @@ def test_vmap_over_starts():
         alone = mx.solve(GAME, SOLVER, z0, steps=20)
         assert tree_allclose((sols.players[0][i], sols.players[1][i]), alone.players)
     assert sols.trajectory[0].shape == (3, 21, 6)
+
+
+def test_state_must_fit():
+    sol = mx.solve(GAME, SOLVER, Z0, steps=3, save_every=None)
+    other = mx.Simultaneous(optax.adam(0.1))
+    with pytest.raises(ValueError, match="`state` was not made by this solver"):
+        mx.solve(GAME, other, sol.players, steps=3, state=sol.state)
+    as_f32 = jax.tree.map(lambda a: a.astype(jnp.float32), sol.players)
+    with pytest.raises(ValueError, match="`state` holds an array of shape"):
+        mx.solve(GAME, SOLVER, as_f32, steps=3, state=sol.state)
