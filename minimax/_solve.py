@@ -80,27 +80,46 @@ def _select(pred, on_true, on_false):
     return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
 
 
+_CHECK_EVERY = 64  # steps between finiteness checks on long runs
+
+
 @eqx.filter_jit
 def _solve(game, solver, players, state, args, key, steps, save_every) -> Solution:
     arrays, static = eqx.partition(players, eqx.is_array)
     if state is None:
         state = solver.init(game, players, args, key)
 
-    def one_step(carry, _):
-        arrays, state, bad = carry
+    def advance(arrays, state):
         step_key = None if key is None else jax.random.fold_in(key, state.step)
         new_players, new_state = solver.step(
             game, eqx.combine(arrays, static), state, args, step_key
         )
-        new = (eqx.filter(new_players, eqx.is_array), new_state)
+        return eqx.filter(new_players, eqx.is_array), new_state
+
+    def checked_step(carry, _):
+        arrays, state, bad = carry
+        new = advance(arrays, state)
         ok = (bad < 0) & _all_finite(new)
         # Freeze at the last finite point: the run never hands back corrupted players or state.
         bad = jnp.where((bad < 0) & ~ok, state.step + 1, bad)
-        arrays, state = _select(ok, new, (arrays, state))
-        return (arrays, state, bad), None
+        return (*_select(ok, new, (arrays, state)), bad), None
+
+    def block(carry, n):
+        # A player that is NaN or inf stays so (x + u is never finite again), and so do optimizer
+        # accumulators; so one check after n unchecked steps tells whether any of them failed.
+        # Only then are the n steps redone one by one, to stop at the exact last finite point.
+        fast = jax.lax.scan(lambda c, _: (advance(*c), None), carry[:2], length=n)[0]
+        fine = (carry[2] < 0) & _all_finite(fast)
+        return jax.lax.cond(
+            fine, lambda: (*fast, carry[2]), lambda: jax.lax.scan(checked_step, carry, length=n)[0]
+        )
 
     def run(carry, n):
-        return jax.lax.scan(one_step, carry, length=n)[0] if n else carry
+        if n <= _CHECK_EVERY:
+            return jax.lax.scan(checked_step, carry, length=n)[0] if n else carry
+        blocks, rest = divmod(n, _CHECK_EVERY)
+        carry = jax.lax.scan(lambda c, _: (block(c, _CHECK_EVERY), None), carry, length=blocks)[0]
+        return block(carry, rest) if rest else carry
 
     def chunk(carry, _):
         carry = run(carry, save_every)

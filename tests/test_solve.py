@@ -58,6 +58,11 @@ def test_nonfinite_stops_at_last_finite_point():
     assert int(sol.stats["steps"]) == bad - 1 == int(sol.state.step)
     assert all(bool(jnp.isfinite(p).all()) for p in sol.players)
     assert tree_allclose(jax.tree.map(lambda a: a[bad - 1], sol.trajectory), sol.players, atol=0)
+    # Long unrecorded runs check in blocks of steps, yet stop at the same step and point.
+    for save_every in (None, 150):
+        blocked = mx.solve(GAME, diverging, Z0, steps=400, throw=False, save_every=save_every)
+        assert int(blocked.stats["nonfinite_step"]) == bad
+        assert tree_allclose((blocked.players, blocked.state), (sol.players, sol.state), atol=0)
     with pytest.raises(RuntimeError, match=f"step {bad} produced non-finite"):
         mx.solve(GAME, diverging, Z0, steps=400)
     with pytest.raises(Exception, match="non-finite"):
