@@ -78,7 +78,15 @@ class AbstractGame(eqx.Module):
     ) -> Players:
         """Both players' [`gradient`][minimax.AbstractGame.gradient]s at the same point: the pair
         `F(x, y)`."""
-        return self.gradient(0, players, args, key), self.gradient(1, players, args, key)
+        # One forward pass, pulled back twice: a GAN's generator runs once, not once per player.
+        params, static = eqx.partition(tuple(players), eqx.is_inexact_array)
+        losses, pull_back = jax.vjp(
+            lambda p: self.losses(eqx.combine(p, static), args, key), params
+        )
+        l0, l1 = losses
+        (grad0,) = pull_back((jnp.ones_like(l0), jnp.zeros_like(l1)))
+        (grad1,) = pull_back((jnp.zeros_like(l0), jnp.ones_like(l1)))
+        return grad0[0], grad1[1]
 
 
 class AbstractZeroSumGame(AbstractGame):
