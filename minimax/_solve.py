@@ -110,9 +110,13 @@ def _solve(game, solver, players, state, args, key, steps, save_every) -> Soluti
         # Only then are the n steps redone one by one, to stop at the exact last finite point.
         fast = jax.lax.scan(lambda c, _: (advance(*c), None), carry[:2], length=n)[0]
         fine = (carry[2] < 0) & _all_finite(fast)
-        return jax.lax.cond(
-            fine, lambda: (*fast, carry[2]), lambda: jax.lax.scan(checked_step, carry, length=n)[0]
-        )
+
+        def redo(_):
+            return jnp.array(True), jax.lax.scan(checked_step, carry, length=n)[0]
+
+        # A while loop that runs at most once, not a cond: under vmap a cond runs both branches
+        # for every member, a while loop runs its body only if some member failed.
+        return jax.lax.while_loop(lambda c: ~c[0], redo, (fine, (*fast, carry[2])))[1]
 
     def run(carry, n):
         if n <= _CHECK_EVERY:

@@ -63,6 +63,18 @@ def test_nonfinite_stops_at_last_finite_point():
         blocked = mx.solve(GAME, diverging, Z0, steps=400, throw=False, save_every=save_every)
         assert int(blocked.stats["nonfinite_step"]) == bad
         assert tree_allclose((blocked.players, blocked.state), (sol.players, sol.state), atol=0)
+    # Under vmap, a member that fails stops at its own step; the others carry on.
+    scaled = mx.ZeroSumGame(lambda x, y, scale: scale * jnp.vdot(x, y))
+
+    def run(scale):
+        return mx.solve(
+            scaled, diverging, Z0[1:] * 2, steps=400, args=scale, throw=False, save_every=None
+        )
+
+    both, alone = jax.vmap(run)(jnp.array([0.0, 1.0])), run(1.0)
+    assert both.stats["nonfinite_step"].tolist() == [-1, int(alone.stats["nonfinite_step"])]
+    assert int(alone.stats["nonfinite_step"]) > 64  # failed after the first unchecked block
+    assert tree_allclose((both.players[0][1], both.players[1][1]), alone.players, atol=0)
     with pytest.raises(RuntimeError, match=f"step {bad} produced non-finite"):
         mx.solve(GAME, diverging, Z0, steps=400)
     with pytest.raises(Exception, match="non-finite"):
