@@ -132,7 +132,7 @@ def record(text: str, repeats: int, load: float) -> None:
             "",
             "Unlike the two loops, `solve` detects NaN or inf and stops at the last finite "
             "players and state: it checks once per block of 64 steps (non-finite players never "
-            "turn finite again) and redoes a failed block step by step. Checking every step "
+            "turn finite again) and replays a failed block step by step. Checking every step "
             "instead cost up to 30% on the smallest game, where a step is a couple of dozen tiny "
             "kernels. Target (b) cannot be met at small n by any optax optimizer: the "
             "hand-written optax loop (a) itself runs at about 0.55x (n = 10) and 0.65x "

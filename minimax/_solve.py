@@ -80,7 +80,8 @@ def _select(pred, on_true, on_false):
     return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
 
 
-_CHECK_EVERY = 64  # steps between finiteness checks on long runs
+_BLOCK = 64  # steps between finiteness checks on long runs
+_RUNNING, _PENDING = -1, -2  # `bad` before any failure, and while a failed block awaits replay
 
 
 @eqx.filter_jit
@@ -99,37 +100,44 @@ def _solve(game, solver, players, state, args, key, steps, save_every) -> Soluti
     def checked_step(carry, _):
         arrays, state, bad = carry
         new = advance(arrays, state)
-        ok = (bad < 0) & _all_finite(new)
+        ok = (bad == _RUNNING) & _all_finite(new)
         # Freeze at the last finite point: the run never hands back corrupted players or state.
-        bad = jnp.where((bad < 0) & ~ok, state.step + 1, bad)
+        bad = jnp.where((bad == _RUNNING) & ~ok, state.step + 1, bad)
         return (*_select(ok, new, (arrays, state)), bad), None
 
-    def block(carry, n):
+    def block(carry, _):
         # A player that is NaN or inf stays so (x + u is never finite again), and so do optimizer
-        # accumulators; so one check after n unchecked steps tells whether any of them failed.
-        # Only then are the n steps redone one by one, to stop at the exact last finite point.
-        fast = jax.lax.scan(lambda c, _: (advance(*c), None), carry[:2], length=n)[0]
-        fine = (carry[2] < 0) & _all_finite(fast)
-
-        def redo(_):
-            return jnp.array(True), jax.lax.scan(checked_step, carry, length=n)[0]
-
-        # A while loop that runs at most once, not a cond: under vmap a cond runs both branches
-        # for every member, a while loop runs its body only if some member failed.
-        return jax.lax.while_loop(lambda c: ~c[0], redo, (fine, (*fast, carry[2])))[1]
+        # accumulators; so one check after a block of unchecked steps tells whether any failed.
+        # A failed block is undone and the run waits for the replay below.
+        arrays, state, bad = carry
+        fast = jax.lax.scan(lambda c, _: (advance(*c), None), (arrays, state), length=_BLOCK)[0]
+        fine = (bad == _RUNNING) & _all_finite(fast)
+        bad = jnp.where((bad == _RUNNING) & ~fine, _PENDING, bad)
+        return (*_select(fine, fast, (arrays, state)), bad), None
 
     def run(carry, n):
-        if n <= _CHECK_EVERY:
+        if n <= _BLOCK:
             return jax.lax.scan(checked_step, carry, length=n)[0] if n else carry
-        blocks, rest = divmod(n, _CHECK_EVERY)
-        carry = jax.lax.scan(lambda c, _: (block(c, _CHECK_EVERY), None), carry, length=blocks)[0]
-        return block(carry, rest) if rest else carry
+        target = carry[1].step + n
+        carry = jax.lax.scan(block, carry, length=n // _BLOCK)[0]
+        carry = jax.lax.scan(checked_step, carry, length=n % _BLOCK)[0]
+
+        # Replay from the failed block's start, step by step, to stop at the exact last finite
+        # point. Loops rather than conds: under vmap they run only if some member failed.
+        def replay(carry):
+            def running(c):
+                return (c[2] == _RUNNING) & (c[1].step < target)
+
+            restart = (*carry[:2], jnp.array(_RUNNING, jnp.int32))
+            return jax.lax.while_loop(running, lambda c: checked_step(c, None)[0], restart)
+
+        return jax.lax.while_loop(lambda c: c[2] == _PENDING, replay, carry)
 
     def chunk(carry, _):
         carry = run(carry, save_every)
         return carry, carry[0]
 
-    carry = (arrays, state, jnp.array(-1, jnp.int32))
+    carry = (arrays, state, jnp.array(_RUNNING, jnp.int32))
     start = state.step
     if save_every is None:
         carry = run(carry, steps)
