@@ -48,9 +48,10 @@ def _all_finite(tree) -> Bool[Array, ""]:
     flags = [jnp.isfinite(x).ravel() for x in jax.tree.leaves(tree) if eqx.is_inexact_array(x)]
     if not flags:
         return jnp.array(True)
-    # This runs at every step: one reduction over all leaves, not one per leaf. XLA:CPU runs each
-    # reduction as up to three kernels, and on small games kernel launches, not arithmetic, set the
-    # cost of a step. The barrier stops XLA from splitting the reduction back up per leaf.
+    # One reduction over all leaves, not one per leaf: XLA:CPU runs each reduction as up to three
+    # kernels, and on small games kernel launches, not arithmetic, set the cost of a step (this
+    # runs after every block, and after every step of short runs). The barrier stops XLA from
+    # splitting the reduction back up per leaf.
     return jax.lax.optimization_barrier(jnp.concatenate(flags)).all()
 
 

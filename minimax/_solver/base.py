@@ -86,3 +86,10 @@ class AbstractOptaxSolver(AbstractSolver[SolverState]):
             grad, opt_state, eqx.filter(own, eqx.is_inexact_array)
         )
         return eqx.apply_updates(own, updates), opt_state
+
+    def _move_both(
+        self, players: Players, grads: Players, state: SolverState
+    ) -> tuple[Players, SolverState]:
+        """Both players after one update from `grads`, and the next state."""
+        (x, sx), (y, sy) = (self._move(i, players, grads[i], state.opt_states[i]) for i in (0, 1))
+        return (x, y), SolverState(state.step + 1, (sx, sy))

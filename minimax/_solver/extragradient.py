@@ -46,8 +46,5 @@ class ExtraGradient(AbstractOptaxSolver):
     ) -> tuple[Players, SolverState]:
         players = tuple(players)
         k_look, k_move = (None, None) if key is None else jax.random.split(key)
-        grads = game.vector_field(players, args, k_look)
-        ahead = tuple(self._move(i, players, grads[i], state.opt_states[i])[0] for i in (0, 1))
-        grads = game.vector_field(ahead, args, k_move)
-        (x, sx), (y, sy) = (self._move(i, players, grads[i], state.opt_states[i]) for i in (0, 1))
-        return (x, y), SolverState(state.step + 1, (sx, sy))
+        ahead, _ = self._move_both(players, game.vector_field(players, args, k_look), state)
+        return self._move_both(players, game.vector_field(ahead, args, k_move), state)

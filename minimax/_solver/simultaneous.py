@@ -47,6 +47,4 @@ class Simultaneous(AbstractOptaxSolver):
         key: PRNGKeyArray | None = None,
     ) -> tuple[Players, SolverState]:
         players = tuple(players)
-        grads = game.vector_field(players, args, key)
-        (x, sx), (y, sy) = (self._move(i, players, grads[i], state.opt_states[i]) for i in (0, 1))
-        return (x, y), SolverState(state.step + 1, (sx, sy))
+        return self._move_both(players, game.vector_field(players, args, key), state)
