@@ -69,6 +69,15 @@ def make_game(name: str, seed):
     raise ValueError(name)
 
 
+def over_seeds(one, seeds: int, names, label: str):
+    """`one(seed) -> (metrics, curve, finite)` for every seed in one vmapped call: the metrics
+    `names` in that order, and the curves, stacked over seeds."""
+    metrics, curves, finite = jax.jit(jax.vmap(one))(jnp.arange(seeds))
+    if not bool(finite.all()):
+        raise RuntimeError(f"{label} diverged for some seed: lower its learning rate.")
+    return {k: np.asarray(metrics[k]) for k in names}, np.asarray(curves)
+
+
 def run(setting: Setting, rule: str, seeds: int):
     """Every seed's cycling report and distance curve, computed in one vmapped solve."""
     opt = OPTIMIZERS[setting.optimizer](setting.lr, setting.alpha, setting.beta, first_step=rule)
@@ -84,10 +93,7 @@ def run(setting: Setting, rule: str, seeds: int):
             finite,
         )
 
-    reports, curves, finite = jax.jit(jax.vmap(one))(jnp.arange(seeds))
-    if not bool(finite.all()):
-        raise RuntimeError(f"{setting} ({rule}) diverged for some seed: lower its learning rate.")
-    return {k: np.asarray(reports[k]) for k in mx.Cycling._fields}, np.asarray(curves)
+    return over_seeds(one, seeds, mx.Cycling._fields, f"{setting} ({rule})")
 
 
 MIXTURE_WINDOW = 200  # the early window in which the transient is measured
@@ -148,10 +154,7 @@ def run_mixture(setting: Setting, rule: str, seeds: int):
         }
         return metrics, d_means, rest.result == mx.RESULTS.successful
 
-    metrics, curves, finite = jax.jit(jax.vmap(one))(jnp.arange(seeds))
-    if not bool(finite.all()):
-        raise RuntimeError(f"{setting} ({rule}) diverged for some seed: lower its learning rate.")
-    return {k: np.asarray(metrics[k]) for k in MIXTURE_METRICS}, np.asarray(curves)
+    return over_seeds(one, seeds, MIXTURE_METRICS, f"{setting} ({rule})")
 
 
 # Student t quantiles t_{0.975, df}; beyond 30 degrees of freedom the normal 1.96 is close.
