@@ -1,5 +1,10 @@
 """minimax: two-player min-max games in JAX."""
 
+from ._checkpoint import (
+    CheckpointError as CheckpointError,
+    load_checkpoint as load_checkpoint,
+    save_checkpoint as save_checkpoint,
+)
 from ._game import (
     AbstractGame as AbstractGame,
     AbstractZeroSumGame as AbstractZeroSumGame,
@@ -19,7 +24,8 @@ from ._optimistic import (
     optimistic_gradient as optimistic_gradient,
     scale_by_optimistic as scale_by_optimistic,
 )
-from ._solve import RESULTS as RESULTS, Solution as Solution, solve as solve
+from ._results import RESULTS as RESULTS
+from ._solve import RunState as RunState, Solution as Solution, solve as solve
 from ._solver import (
     AbstractOptaxSolver as AbstractOptaxSolver,
     AbstractSolver as AbstractSolver,

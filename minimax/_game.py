@@ -1,6 +1,7 @@
 """Two-player games: each player minimises its own loss."""
 
 import abc
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -12,22 +13,34 @@ from jaxtyping import PRNGKeyArray, PyTree, Scalar
 Players = tuple[PyTree, PyTree]
 
 
-def check_players(players: Any) -> None:
-    """Raise a clear error unless `players` is a pair whose array leaves are all floating point."""
+def as_players(players: Any) -> Players:
+    """`players` as a pair `(x, y)`, with a bare Python number taken as a float array; a clear
+    error unless each player has floating-point arrays to train and no arrays of another kind."""
     if not isinstance(players, tuple | list) or len(players) != 2:
         raise TypeError(
             "`players` must be a pair `(x, y)`: player 0 (the minimiser) and player 1, "
             f"got {type(players).__name__}"
             + (f" of length {len(players)}." if isinstance(players, tuple | list) else ".")
         )
-    for name, player in zip("xy", players, strict=True):
-        for leaf in jax.tree.leaves(player):
-            if eqx.is_array(leaf) and not jnp.issubdtype(leaf.dtype, jnp.inexact):
+    pair = tuple(
+        jnp.asarray(p, float) if isinstance(p, int | float) and not isinstance(p, bool) else p
+        for p in players
+    )
+    for name, player in zip("xy", pair, strict=True):
+        arrays = [leaf for leaf in jax.tree.leaves(player) if eqx.is_array(leaf)]
+        for leaf in arrays:
+            if not jnp.issubdtype(leaf.dtype, jnp.inexact):
                 raise TypeError(
                     f"`players`: player {name} has an array of dtype {leaf.dtype}; players are "
                     "trained by gradients, so their arrays must be floating point "
                     "(e.g. `jnp.asarray(x, float)`)."
                 )
+        if not arrays:
+            raise TypeError(
+                f"`players`: player {name} has no arrays to train (got {player!r}); give it as "
+                "JAX or NumPy arrays, e.g. `jnp.asarray(x, float)`."
+            )
+    return pair
 
 
 def _scalar(value: Any, who: str) -> Scalar:
@@ -37,9 +50,34 @@ def _scalar(value: Any, who: str) -> Scalar:
     return value
 
 
-def _call(fn: Callable, x, y, args, key):
+def _takes_key(fn: Callable) -> bool | None:
+    """Whether `fn` accepts a `key=` keyword (None when its signature cannot be read)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    return any(p.name == "key" or p.kind is p.VAR_KEYWORD for p in params)
+
+
+def _call(fn: Callable, who: str, x, y, args, key):
     # Deterministic losses keep the plain signature; stochastic ones receive `key=`.
+    takes_key = _takes_key(fn)
+    if key is not None and takes_key is False:
+        raise TypeError(
+            f"A `key` was given, but the game's `{who}` takes no `key` keyword: it is "
+            f"deterministic. Drop `key=`, or define `{who}(x, y, args, *, key)`."
+        )
+    if key is None and takes_key and _needs_key(fn):
+        raise TypeError(
+            f"The game's `{who}` needs a `key` (it is stochastic): pass `key=` to "
+            "`minimax.solve` or to the solver's `step`."
+        )
     return fn(x, y, args) if key is None else fn(x, y, args, key=key)
+
+
+def _needs_key(fn: Callable) -> bool:
+    key = inspect.signature(fn).parameters.get("key")
+    return key is not None and key.default is inspect.Parameter.empty
 
 
 class AbstractGame(eqx.Module):
@@ -130,7 +168,7 @@ class ZeroSumGame(AbstractZeroSumGame):
     fn: Callable
 
     def value(self, x, y, args=None, key=None):
-        return _scalar(_call(self.fn, x, y, args, key), "fn")
+        return _scalar(_call(self.fn, "fn", x, y, args, key), "fn")
 
 
 class GeneralSumGame(AbstractGame):
@@ -144,6 +182,6 @@ class GeneralSumGame(AbstractGame):
 
     def losses(self, players, args=None, key=None):
         return (
-            _scalar(_call(self.loss0, *players, args, key), "loss0"),
-            _scalar(_call(self.loss1, *players, args, key), "loss1"),
+            _scalar(_call(self.loss0, "loss0", *players, args, key), "loss0"),
+            _scalar(_call(self.loss1, "loss1", *players, args, key), "loss1"),
         )

@@ -2,6 +2,7 @@
 expected. Values that are traced (under `jit`, `vmap` or `grad`) cannot be checked here and pass
 through: optax's own optimizers accept them, and so do ours."""
 
+import argparse
 import math
 from collections.abc import Callable
 from typing import Any
@@ -15,9 +16,10 @@ def is_concrete(value: Any) -> bool:
     return not isinstance(value, jax.core.Tracer)
 
 
-def check_int(name: str, value: Any, *, low: int = 1) -> int:
-    """`value` as a Python int `>= low` (NumPy and JAX integers included, bools refused)."""
-    if isinstance(value, bool | np.bool_) or isinstance(value, jax.core.Tracer):
+def check_int(name: str, value: Any, *, low: int = 1, high: int | None = None) -> int:
+    """`value` as a Python int in `[low, high]` (NumPy and JAX integers included, bools
+    refused)."""
+    if isinstance(value, bool | np.bool_ | jax.core.Tracer):
         raise TypeError(f"`{name}` must be a Python or NumPy int, got {value!r}.")
     try:
         number = int(np.asarray(value).item()) if np.ndim(value) == 0 else None
@@ -25,6 +27,8 @@ def check_int(name: str, value: Any, *, low: int = 1) -> int:
         number = None
     if number is None or not np.issubdtype(np.asarray(value).dtype, np.integer):
         raise TypeError(f"`{name}` must be an int, got {value!r}.")
+    if high is not None and not low <= number <= high:
+        raise ValueError(f"`{name}` must be an int in [{low}, {high}], got {number}.")
     if number < low:
         bound = "positive" if low == 1 else f">= {low}"
         raise ValueError(f"`{name}` must be an int {bound}, got {number}.")
@@ -35,8 +39,8 @@ def check_scalar(
     name: str,
     value: Any,
     *,
-    low: float | None = None,
-    high: float | None = None,
+    low: float | int | None = None,
+    high: float | int | None = None,
     low_open: bool = False,
     high_open: bool = False,
     schedule: bool = False,
@@ -51,7 +55,9 @@ def check_scalar(
         raise TypeError(f"`{name}` must be {expected}, got {value!r}.")
     if isinstance(value, jax.core.Tracer):
         if value.shape != ():
-            raise TypeError(f"`{name}` must be a scalar, got a traced array of shape {value.shape}.")
+            raise TypeError(
+                f"`{name}` must be a scalar, got a traced array of shape {value.shape}."
+            )
         return
     try:
         array = np.asarray(value)
@@ -67,17 +73,18 @@ def check_scalar(
     too_low = low is not None and (number <= low if low_open else number < low)
     too_high = high is not None and (number >= high if high_open else number > high)
     if too_low or too_high:
-        raise ValueError(f"`{name}` must be in {_interval(low, high, low_open, high_open)}, got {number}.")
+        bounds = _interval(low, high, low_open, high_open)
+        raise ValueError(f"`{name}` must be {bounds}, got {number}.")
 
 
 def _interval(low, high, low_open, high_open) -> str:
     if high is None and low == 0:
-        return "(0, inf): positive" if low_open else "[0, inf): non-negative"
+        return "positive" if low_open else "non-negative"
     left = "(" if low_open or low is None else "["
     right = ")" if high_open or high is None else "]"
     lo = "-inf" if low is None else f"{low:g}"
     hi = "inf" if high is None else f"{high:g}"
-    return f"{left}{lo}, {hi}{right}"
+    return f"in {left}{lo}, {hi}{right}"
 
 
 def check_choice(name: str, value: Any, choices: tuple) -> None:
@@ -108,3 +115,34 @@ def check_optimizer(name: str, value: Any) -> None:
             f"to build the optimizer, e.g. `{what}(learning_rate)`."
         )
     raise TypeError(f"`{name}` must be an optax GradientTransformation, got {value!r}.")
+
+
+def arg_type(convert: Callable[[str], Any], check: Callable[..., Any], **bounds: Any) -> Callable:
+    """An argparse `type=` built on a check above: `convert` the option's text (`int` or
+    `float`), then `check(name, value, **bounds)`. A failure is a usage error (exit 2) that names
+    the option: `argument --lr: must be finite, got inf.`
+
+    ```python
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser()
+    >>> _ = parser.add_argument("--tol", type=arg_type(float, check_scalar, low=0, low_open=True))
+    >>> parser.parse_args(["--tol", "1e-3"]).tol
+    0.001
+
+    ```
+    """
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            kind = "an int" if convert is int else "a number"
+            raise argparse.ArgumentTypeError(f"must be {kind}, got {text!r}.") from None
+        try:
+            checked = check("value", value, **bounds)
+        except (TypeError, ValueError) as error:
+            raise argparse.ArgumentTypeError(str(error).removeprefix("`value` ")) from None
+        return value if checked is None else checked
+
+    parse.__name__ = getattr(convert, "__name__", "value")  # argparse's name for the type
+    return parse

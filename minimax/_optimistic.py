@@ -7,6 +7,8 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Int
 
+from ._misc import check_choice, check_scalar
+
 FirstStep = Literal["fixed", "legacy"]
 _FIRST_STEPS = ("fixed", "legacy")
 
@@ -22,24 +24,6 @@ class OptimisticState(NamedTuple):
 
     count: Int[Array, ""]
     previous: optax.Updates
-
-
-def _check_positive(name: str, value, *, allow_zero: bool) -> None:
-    """Reject a bad constant early; schedules can only be checked when they run."""
-    if callable(value):
-        return
-    try:
-        value = float(value)
-    except TypeError:
-        raise TypeError(f"`{name}` must be a float or an optax schedule, got {value!r}.") from None
-    if not (value >= 0 if allow_zero else value > 0):
-        bound = "non-negative" if allow_zero else "positive"
-        raise ValueError(f"`{name}` must be {bound}, got {value}.")
-
-
-def _check_first_step(first_step) -> None:
-    if first_step not in _FIRST_STEPS:
-        raise ValueError(f"`first_step` must be one of {_FIRST_STEPS}, got {first_step!r}.")
 
 
 def _at(schedule: optax.ScalarOrSchedule, count):
@@ -73,9 +57,9 @@ def scale_by_optimistic(
     - `beta`: weight of the correction `g_t - g_{t-1}`; a float or an optax schedule.
     - `first_step`: `"fixed"` or `"legacy"`, as above.
     """
-    _check_first_step(first_step)
-    _check_positive("alpha", alpha, allow_zero=False)
-    _check_positive("beta", beta, allow_zero=True)
+    check_choice("first_step", first_step, _FIRST_STEPS)
+    check_scalar("alpha", alpha, low=0, low_open=True, schedule=True)
+    check_scalar("beta", beta, low=0, schedule=True)
 
     def init_fn(params):
         return OptimisticState(
@@ -140,7 +124,7 @@ def optimistic_gradient(
 
     ```
     """
-    _check_positive("learning_rate", learning_rate, allow_zero=False)
+    check_scalar("learning_rate", learning_rate, low=0, low_open=True, schedule=True)
     return optax.chain(
         scale_by_optimistic(alpha, beta, first_step=first_step),
         optax.scale_by_learning_rate(learning_rate),
@@ -176,7 +160,11 @@ def optimistic_adam(
 
     **References:** Daskalakis, Ilyas, Syrgkanis, Zeng (2018), *Training GANs with optimism*, ICLR.
     """
-    _check_positive("learning_rate", learning_rate, allow_zero=False)
+    check_scalar("learning_rate", learning_rate, low=0, low_open=True, schedule=True)
+    for name, value in (("b1", b1), ("b2", b2)):
+        check_scalar(name, value, low=0, high=1, high_open=True)
+    check_scalar("eps", eps, low=0)
+    check_scalar("eps_root", eps_root, low=0)
     return optax.chain(
         optax.scale_by_adam(b1=b1, b2=b2, eps=eps, eps_root=eps_root, nesterov=nesterov),
         scale_by_optimistic(alpha, beta, first_step=first_step),

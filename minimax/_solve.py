@@ -1,23 +1,53 @@
 """The driver: run a solver on a game in one compiled loop."""
 
+import itertools
+import os
+import warnings
+from collections.abc import Callable
 from typing import Any
 
 import equinox as eqx
+import equinox.internal as eqxi
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Bool, Int, PRNGKeyArray, PyTree
 
-from ._game import AbstractGame, Players, check_players
+from ._game import AbstractGame, Players, as_players
+from ._misc import check_callable, check_int
+from ._results import RESULTS
 from ._solver import AbstractSolver
 
 
-class RESULTS(eqx.Enumeration):
-    """Why a run ended: `successful`, or `nonfinite` (a step produced NaN or inf)."""
+class RunState(eqx.Module):
+    """Where a run stands: what [`minimax.solve`][] needs to continue it exactly.
 
-    successful = ""
-    nonfinite = (
-        "A step produced non-finite values (NaN or inf); the run stopped at the last finite "
-        "players and solver state. Lower the learning rate or check the game's losses."
+    **Fields:**
+
+    - `step`: how many steps have been taken since the start of the run (step `t` of a
+      stochastic game draws `fold_in(key, t)`).
+    - `solver`: the solver's own state (e.g. each player's optax state).
+    - `solver_name`: the type of the solver that made it, so that a state is never handed to
+      another solver by mistake.
+    """
+
+    step: Int[Array, ""]
+    solver: PyTree
+    solver_name: str = eqx.field(static=True)
+
+
+def initial_state(
+    game: AbstractGame,
+    solver: AbstractSolver,
+    players: Players,
+    args: Any = None,
+    key: PRNGKeyArray | None = None,
+) -> RunState:
+    """The state a run of `solver` from `players` starts in (step 0)."""
+    return RunState(
+        jnp.zeros([], jnp.int32),
+        solver.init(game, players, args, key),
+        type(solver).__qualname__,
     )
 
 
@@ -26,20 +56,23 @@ class Solution(eqx.Module):
 
     **Fields:**
 
-    - `players`: the final `(x, y)`; after a non-finite step, the last finite ones.
-    - `trajectory`: `(xs, ys)`, every array leaf stacked on a new leading axis: the players at the
-      steps in `ts` (the start included when recording), or only the final players when
-      `save_every=None`.
-    - `ts`: the step index of each row of `trajectory`.
-    - `state`: the solver state after the last step taken; pass it back to `solve` to continue.
+    - `players`: the final `(x, y)`; after a failed step, the last good ones.
+    - `trajectory`: what was recorded every `save_every` steps (the players, or what `save`
+      returns), every array leaf stacked on a new leading axis. Row `i` was recorded at step
+      `ts[i]`: the start, every multiple of `save_every`, and always the final step (so the last
+      recorded row is `players`). A run that stopped early leaves the rows it never reached
+      labelled `ts == -1`; they repeat the final row. With `save_every=None`, only the final row.
+    - `ts`: the step of each row of `trajectory`, `-1` for rows never reached.
+    - `state`: a [`minimax.RunState`][]; pass it back to `solve` (with `players`) to continue.
     - `result`: a [`minimax.RESULTS`][] value.
-    - `stats`: `{"steps": steps taken, "nonfinite_step": the step that went non-finite or -1}`.
+    - `stats`: `{"steps": steps taken by this call, "failed_step": the step that failed (0 for a
+      non-finite start) or -1}`.
     """
 
     players: Players
-    trajectory: Players
-    ts: Int[Array, " saves"]
-    state: PyTree
+    trajectory: PyTree
+    ts: Int[Array, " rows"]
+    state: RunState
     result: RESULTS
     stats: dict[str, Array]
 
@@ -49,113 +82,251 @@ def _all_finite(tree) -> Bool[Array, ""]:
     if not flags:
         return jnp.array(True)
     # One reduction over all leaves, not one per leaf: XLA:CPU runs each reduction as up to three
-    # kernels, and on small games kernel launches, not arithmetic, set the cost of a step (this
-    # runs after every block, and after every step of short runs). The barrier stops XLA from
-    # splitting the reduction back up per leaf.
+    # kernels, and on small games kernel launches, not arithmetic, set the cost of a step. The
+    # barrier stops XLA from splitting the reduction back up per leaf.
     return jax.lax.optimization_barrier(jnp.concatenate(flags)).all()
-
-
-def _check_state(state, expected) -> None:
-    """A state to resume from must be one this solver makes for these players."""
-
-    def describe(tree):
-        return [(jnp.shape(x), jnp.result_type(x)) for x in jax.tree.leaves(tree)]
-
-    if jax.tree.structure(state) != jax.tree.structure(expected):
-        raise ValueError(
-            "`state` was not made by this solver for these players (its structure differs from "
-            "`solver.init(game, players)`); pass the `sol.state` of a run with the same solver."
-        )
-    for (shape, dtype), (want_shape, want_dtype) in zip(
-        describe(state), describe(expected), strict=True
-    ):
-        if shape != want_shape or dtype != want_dtype:
-            raise ValueError(
-                f"`state` holds an array of shape {shape} and dtype {dtype} where this solver "
-                f"and these players need {want_shape} {want_dtype}; pass the `sol.state` of a "
-                "run with the same solver and players of the same shapes and dtypes."
-            )
 
 
 def _select(pred, on_true, on_false):
     return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
 
 
+def _loop(cond, body, carry, max_steps: int, **kwargs):
+    # Checkpointed: reverse-mode differentiable with memory that grows like the number of
+    # checkpoints, not of steps, and still a plain while loop (early exit) when not differentiated.
+    return eqxi.while_loop(cond, body, carry, max_steps=max_steps, kind="checkpointed", **kwargs)
+
+
 _BLOCK = 64  # steps between finiteness checks on long runs
-_RUNNING, _PENDING = -1, -2  # `bad` before any failure, and while a failed block awaits replay
+_PROGRESS: dict[int, Any] = {}  # progress bars of running solves, by id
+_PROGRESS_IDS = itertools.count()
+
+
+def _report_progress(info, step, done) -> None:
+    """Host side of `progress=True`: `info = (id, start step, target step)`."""
+    from ._progress import ProgressBar
+
+    info, step, done = np.asarray(info), np.asarray(step), np.asarray(done)
+    bar_id, start, target = (int(v) for v in info.reshape(-1, 3)[0])
+    bar = _PROGRESS.get(bar_id)
+    if bar is None:
+        bar = _PROGRESS[bar_id] = ProgressBar(target - start, desc="solve")
+    bar.update_to(int(step.min()) - start)  # under vmap: the member furthest behind
+    if bool(done.all()):
+        bar.close()
+        _PROGRESS.pop(bar_id, None)
 
 
 @eqx.filter_jit
-def _solve(game, solver, players, state, args, key, steps, save_every) -> Solution:
+def _solve(game, solver, players, state, args, key, progress, steps, save_every, save) -> Solution:
     arrays, static = eqx.partition(players, eqx.is_array)
-    if state is None:
-        state = solver.init(game, players, args, key)
-
-    def advance(arrays, state):
-        step_key = None if key is None else jax.random.fold_in(key, state.step)
-        new_players, new_state = solver.step(
-            game, eqx.combine(arrays, static), state, args, step_key
-        )
-        return eqx.filter(new_players, eqx.is_array), new_state
-
-    def checked_step(carry, _):
-        arrays, state, bad = carry
-        new = advance(arrays, state)
-        ok = (bad == _RUNNING) & _all_finite(new)
-        # Freeze at the last finite point: the run never hands back corrupted players or state.
-        bad = jnp.where((bad == _RUNNING) & ~ok, state.step + 1, bad)
-        return (*_select(ok, new, (arrays, state)), bad), None
-
-    def block(carry, _):
-        # A player that is NaN or inf stays so (x + u is never finite again), and so do optimizer
-        # accumulators; so one check after a block of unchecked steps tells whether any failed.
-        # A failed block is undone and the run waits for the replay below.
-        arrays, state, bad = carry
-        fast = jax.lax.scan(lambda c, _: (advance(*c), None), (arrays, state), length=_BLOCK)[0]
-        fine = (bad == _RUNNING) & _all_finite(fast)
-        bad = jnp.where((bad == _RUNNING) & ~fine, _PENDING, bad)
-        return (*_select(fine, fast, (arrays, state)), bad), None
-
-    def run(carry, n):
-        if n <= _BLOCK:
-            return jax.lax.scan(checked_step, carry, length=n)[0] if n else carry
-        target = carry[1].step + n
-        carry = jax.lax.scan(block, carry, length=n // _BLOCK)[0]
-        carry = jax.lax.scan(checked_step, carry, length=n % _BLOCK)[0]
-
-        # Replay from the failed block's start, step by step, to stop at the exact last finite
-        # point. Loops rather than conds: under vmap they run only if some member failed.
-        def replay(carry):
-            def running(c):
-                return (c[2] == _RUNNING) & (c[1].step < target)
-
-            restart = (*carry[:2], jnp.array(_RUNNING, jnp.int32))
-            return jax.lax.while_loop(running, lambda c: checked_step(c, None)[0], restart)
-
-        return jax.lax.while_loop(lambda c: c[2] == _PENDING, replay, carry)
-
-    def chunk(carry, _):
-        carry = run(carry, save_every)
-        return carry, carry[0]
-
-    carry = (arrays, state, jnp.array(_RUNNING, jnp.int32))
     start = state.step
+    ok_start = _all_finite((arrays, state.solver))
+    successful = RESULTS.successful
+
+    # The carry: (player arrays, solver state, step, result, a block awaiting replay).
+    def advance(arrays, sstate, step):
+        step_key = None if key is None else jax.random.fold_in(key, step)
+        new, sstate = solver.step(game, eqx.combine(arrays, static), sstate, args, step_key)
+        return eqx.filter(new, eqx.is_array), sstate
+
+    def running(c):
+        return c[3] == successful
+
+    def tick(c, n=_BLOCK):
+        # About once every `_BLOCK` steps (every segment, when segments are longer).
+        if progress is not None:
+            report = lambda: jax.debug.callback(_report_progress, progress, c[2], False)  # noqa: E731
+            jax.lax.cond(c[2] % _BLOCK < n, report, lambda: None)
+        return c
+
+    def checked(c):
+        arrays, sstate, step, result, pending = c
+        new_arrays, new_sstate = advance(arrays, sstate, step)
+        verdict = RESULTS.where(
+            _all_finite((new_arrays, new_sstate)), solver.result(new_sstate), RESULTS.nonfinite
+        )
+        ok = running(c) & (verdict == successful)
+        # A failed step is not taken: the run never hands back corrupted players or state.
+        arrays, sstate, step = _select(ok, (new_arrays, new_sstate, step + 1), c[:3])
+        return arrays, sstate, step, RESULTS.where(running(c), verdict, result), pending
+
+    def block(c):
+        # Non-finite values are sticky (x + u is never finite again, nor are optimizer
+        # accumulators) and a solver's failure is remembered across the block, so one check
+        # after a block of unchecked steps tells whether any step in it failed. A failed block is
+        # undone and replayed step by step, to stop at the exact last good point.
+        def body(carry, _):
+            arrays, sstate, step, failed = carry
+            arrays, sstate = advance(arrays, sstate, step)
+            return (arrays, sstate, step + 1, failed | (solver.result(sstate) != successful)), None
+
+        inner = (*c[:3], jnp.array(False))
+        arrays, sstate, step, failed = jax.lax.scan(body, inner, length=_BLOCK)[0]
+        fine = ~failed & _all_finite((arrays, sstate))
+        c = (*_select(fine, (arrays, sstate, step), c[:3]), c[3], ~fine)
+        return tick(c)
+
+    def stepwise(c, end, max_steps):
+        c = (*c[:4], jnp.array(False))
+        return _loop(lambda c: running(c) & (c[2] < end), checked, c, max_steps)
+
+    def segment(c, n: int):
+        """Up to `n` more steps; fewer if one fails."""
+        end = c[2] + n
+        if n <= _BLOCK:
+            return tick(stepwise(c, end, n), n)
+
+        def blocks_then_steps(c):
+            more = lambda c: running(c) & ~c[4] & (c[2] + _BLOCK <= end)  # noqa: E731
+            c = _loop(more, block, c, n // _BLOCK)
+            # A failed block's replay, or the last steps that do not fill a block.
+            return stepwise(c, jnp.minimum(c[2] + _BLOCK, end), _BLOCK)
+
+        # Once, unless a replay finds no failure (non-finite values that were not sticky).
+        return _loop(lambda c: running(c) & (c[2] < end), blocks_then_steps, c, n // _BLOCK + 1)
+
+    result = RESULTS.where(ok_start, successful, RESULTS.nonfinite_start)
+    carry = (arrays, state.solver, start, result, jnp.array(False))
+
+    def record(c):
+        players = eqx.combine(c[0], static)
+        return eqx.filter(players if save is None else save(players, args), eqx.is_array)
+
     if save_every is None:
-        carry = run(carry, steps)
-        saved, ts = jax.tree.map(lambda a: a[None], carry[0]), carry[1].step[None]
+        carry = segment(carry, steps)
+        rows, ts = jax.tree.map(lambda a: a[None], record(carry)), carry[2][None]
     else:
-        carry, saved = jax.lax.scan(chunk, carry, length=steps // save_every)
-        saved = jax.tree.map(lambda a0, a: jnp.concatenate([a0[None], a]), arrays, saved)
-        ts = start + save_every * jnp.arange(steps // save_every + 1, dtype=start.dtype)
-        carry = run(carry, steps % save_every)
-    arrays, state, bad = carry
+        full, rest = divmod(steps, save_every)
+        n_rows = full + 1 + (rest > 0)
+        first = record(carry)
+        rows = jax.tree.map(lambda a: jnp.zeros((n_rows, *a.shape), a.dtype).at[0].set(a), first)
+        ts = jnp.full(n_rows, -1, start.dtype).at[0].set(start)
+
+        def save_row(loop):
+            c, rows, ts, i = loop
+            c = segment(c, save_every)
+            rows = jax.tree.map(lambda a, buf: buf.at[i + 1].set(a), record(c), rows)
+            ts = ts.at[i + 1].set(jnp.where(running(c), c[2], -1))
+            return c, rows, ts, i + 1
+
+        carry, rows, ts, _ = _loop(
+            lambda loop: running(loop[0]) & (loop[3] < full),
+            save_row,
+            (carry, rows, ts, jnp.array(0, jnp.int32)),
+            full,
+            buffers=lambda loop: (loop[1], loop[2]),
+        )
+        if rest:
+            carry = segment(carry, rest)
+        # The final row: after the last row recorded, unless that row is already the final step.
+        n_valid = jnp.sum(ts >= 0)
+        final = jnp.where(ts[n_valid - 1] == carry[2], n_valid - 1, n_valid)
+        index = jnp.arange(n_rows)
+        rows = jax.tree.map(
+            lambda buf, a: jnp.where((index >= final).reshape(-1, *[1] * a.ndim), a, buf),
+            rows,
+            record(carry),
+        )
+        ts = jnp.where(index < final, ts, jnp.where(index == final, carry[2], -1))
+
+    arrays, sstate, step, result, _ = carry
+    if progress is not None:
+        done = (step >= progress[2]) | (result != successful)
+        jax.debug.callback(_report_progress, progress, step, done)
+    failed = jnp.where(result == successful, -1, jnp.where(ok_start, step + 1, 0))
     return Solution(
         players=eqx.combine(arrays, static),
-        trajectory=eqx.combine(saved, static),
+        trajectory=rows if save is not None else eqx.combine(rows, static),
         ts=ts,
-        state=state,
-        result=RESULTS.where(bad < 0, RESULTS.successful, RESULTS.nonfinite),
-        stats={"steps": state.step - start, "nonfinite_step": bad},
+        state=RunState(step, sstate, state.solver_name),
+        result=result,
+        stats={"steps": step - start, "failed_step": failed},
+    )
+
+
+def _check_state(state: Any, expected: RunState) -> None:
+    """A state to resume from must be one this solver makes for these players."""
+    if not isinstance(state, RunState):
+        raise TypeError(
+            f"`state` must be the `sol.state` of an earlier run (a minimax.RunState), got "
+            f"{type(state).__name__}."
+        )
+    if state.solver_name != expected.solver_name:
+        raise ValueError(
+            f"`state` was made by a {state.solver_name} solver, but `solver` is a "
+            f"{expected.solver_name}; resume a run with the solver that made it."
+        )
+    if jax.tree.structure(state) != jax.tree.structure(expected):
+        raise ValueError(
+            "`state` was not made by this solver for these players (its structure differs from "
+            "a fresh run's); pass the `sol.state` of a run with the same solver and players."
+        )
+    paths = jax.tree_util.tree_flatten_with_path(state)[0]
+    for (path, leaf), want in zip(paths, jax.tree.leaves(expected), strict=True):
+        got = (jnp.shape(leaf), jnp.result_type(leaf))
+        if got != (want.shape, want.dtype):
+            raise ValueError(
+                f"`state{jax.tree_util.keystr(path)}` has shape {got[0]} and dtype {got[1]} "
+                f"where this solver and these players need {want.shape} {want.dtype}; pass the "
+                "`sol.state` of a run with the same solver and players of the same shapes and "
+                "dtypes."
+            )
+
+
+def _memory_limit() -> int | None:
+    """Bytes the default device can hold: its own limit, or the host's available memory."""
+    try:
+        stats = jax.devices()[0].memory_stats() or {}
+    except Exception:
+        stats = {}
+    if "bytes_limit" in stats:
+        return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
+    try:
+        with open("/proc/meminfo") as f:
+            info = dict(line.split(":", 1) for line in f)
+        return int(info["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+_WARN_BYTES = 2**30
+
+
+def _check_memory(row: PyTree, n_rows: int, save_every: int) -> None:
+    """Refuse a trajectory that cannot fit, and warn about a large one, before compiling."""
+    row_bytes = sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree.leaves(row))
+    total = n_rows * row_bytes
+    limit = _memory_limit()
+    advice = (
+        f"{n_rows} rows of {row_bytes:,} bytes (save_every={save_every}). Record less often "
+        "(a larger `save_every`), record a few numbers per row (`save=`), or keep only the final "
+        "players (`save_every=None`)."
+    )
+    if limit is not None and total > limit:
+        raise ValueError(
+            f"The trajectory would need {total:,} bytes, more than the {limit:,} bytes this "
+            f"device has free: {advice}"
+        )
+    if total > _WARN_BYTES:
+        warnings.warn(f"The trajectory will take {total:,} bytes: {advice}", stacklevel=3)
+
+
+def _raise_failure(failed, result) -> None:
+    """Host side of `throw=True` for a traced run: raise naming the step."""
+    failed, result = np.asarray(failed).ravel(), np.asarray(result).ravel()
+    for step, index in zip(failed, np.broadcast_to(result, failed.shape), strict=True):
+        if step >= 0:
+            raise RuntimeError(_failure_message(int(step), int(index)))
+
+
+def _failure_message(step: int, index: int) -> str:
+    why = RESULTS._index_to_message[index]
+    if step == 0:
+        return f"solve: {why} Pass finite players (and state)."
+    return (
+        f"solve: step {step} failed: {why} The last good players are from step {step - 1}; "
+        "pass `throw=False` to get them back in `sol.players`."
     )
 
 
@@ -164,35 +335,55 @@ def solve(
     solver: AbstractSolver,
     players: PyTree,  # checked below, with a clearer message than a type checker's
     *,
-    steps: int,
+    steps: int | np.integer,
     args: Any = None,
     key: PRNGKeyArray | None = None,
-    state: PyTree = None,
-    save_every: int | None = 1,
+    state: RunState | None = None,
+    save_every: int | np.integer | None = 1,
+    save: Callable[[Players, Any], PyTree] | None = None,
     throw: bool = True,
+    progress: bool = False,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int | np.integer | None = None,
 ) -> Solution:
     r"""Run `steps` updates of `solver` on `game` from `players = (x0, y0)`.
 
-    The whole run is one compiled `lax.scan`. Calling `solve` again with arrays of the same shapes,
-    the same `game` type, the same `solver` object and the same `steps` reuses the compiled code;
-    a newly built optimizer is a new closure, and compiles again. To run in chunks (e.g. for a
-    progress bar), pass `state=solver.init(game, players)` from the first chunk on, so that every
-    chunk has the same signature.
+    The run is one compiled loop. It stops early when a step fails (NaN or inf, or a failure the
+    solver reports): a diverged run costs time in proportion to where it failed, under `vmap`
+    once every member has stopped. It is reverse-mode differentiable for any `steps` and
+    `save_every` (e.g. `jax.grad` with respect to the players, `args` or a traced learning
+    rate), with memory that grows with the number of checkpoints of its loops, not with the
+    steps. Hyperparameters may be traced: `jax.vmap` over learning rates is one compiled run.
+
+    Calling `solve` again with arrays of the same shapes, the same `game` type, the same `solver`
+    object and the same `steps` reuses the compiled code; a newly built optimizer is a new
+    closure, and compiles again.
 
     **Arguments:**
 
     - `game`: an [`minimax.AbstractGame`][].
     - `solver`: an [`minimax.AbstractSolver`][], e.g. `minimax.Simultaneous(opt)`.
-    - `players`: the starting pair `(x0, y0)`; any PyTrees whose array leaves are floating point.
+    - `players`: the starting pair `(x0, y0)`; any PyTrees whose array leaves are floating point
+      (a bare Python number is taken as a float array).
     - `steps`: how many updates to make.
     - `args`: passed to the game's losses at every step.
     - `key`: for stochastic games: step `t` uses `jax.random.fold_in(key, t)`.
-    - `state`: a solver state to continue from (`sol.state` of a previous run); the continued run
-      is the same as one run of the combined length.
-    - `save_every`: record the players every `save_every` steps (start included) in
-      `sol.trajectory`; `None` keeps only the final players, for long runs.
-    - `throw`: if a step produces NaN or inf, raise an error naming the step (`True`), or return
-      the last finite players and state with `sol.result == RESULTS.nonfinite` (`False`).
+    - `state`: `sol.state` of an earlier run, with `players=sol.players`, to continue it: the
+      continued run is the same, bit for bit, as one run of the combined length.
+    - `save_every`: record a row every `save_every` steps, the start and the final step included
+      (see [`minimax.Solution`][]); `None` keeps only the final players. A recording that would
+      not fit in memory is refused before compiling, and one over 1 GiB gives a warning.
+    - `save`: what a row holds: `save(players, args)` returns any PyTree of arrays (losses, a
+      discriminator's gap, a distance); default the players themselves. Recording a few
+      numbers every `k` steps is how to watch a long run without storing its trajectory.
+    - `throw`: if a step fails, raise an error naming the step (`True`), or return the last good
+      players and state with `sol.result` saying why (`False`).
+    - `progress`: show a progress bar (tqdm when installed, a plain line otherwise), updated from
+      inside the compiled loop.
+    - `checkpoint`, `checkpoint_every`: a file to save the run to every `checkpoint_every` steps
+      (see [`minimax.save_checkpoint`][]). If the file exists, the run resumes from it: a
+      killed process, run again with the same call, finishes with the same players, bit for
+      bit, as one uninterrupted run.
 
     **Returns:** a [`minimax.Solution`][].
 
@@ -210,23 +401,128 @@ def solve(
         raise TypeError(f"`game` must be a minimax.AbstractGame, got {type(game).__name__}.")
     if not isinstance(solver, AbstractSolver):
         raise TypeError(f"`solver` must be a minimax.AbstractSolver, got {type(solver).__name__}.")
-    check_players(players)
-    for name, value in (("steps", steps), ("save_every", save_every)):
-        if value is None and name == "save_every":
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
-    if state is not None:
-        _check_state(state, eqx.filter_eval_shape(solver.init, game, tuple(players), args, key))
-    sol = _solve(game, solver, tuple(players), state, args, key, steps, save_every)
+    players = as_players(players)
+    steps = check_int("steps", steps)
+    if save_every is not None:
+        save_every = check_int("save_every", save_every)
+    if save is not None:
+        check_callable("save", save)
+    if state is None:
+        state = initial_state(game, solver, players, args, key)
+    else:
+        _check_state(state, eqx.filter_eval_shape(initial_state, game, solver, players, args, key))
+    if save_every is not None:
+        full, rest = divmod(steps, save_every)
+        row = eqx.filter_eval_shape(
+            lambda p: eqx.filter(p if save is None else save(p, args), eqx.is_array), players
+        )
+        _check_memory(row, full + 1 + (rest > 0), save_every)
+    info = None
+    if progress:
+        start = state.step
+        info = jnp.stack([jnp.asarray(next(_PROGRESS_IDS)), start, start + steps]).astype(int)
+    if checkpoint is not None:
+        return _run_with_checkpoints(
+            game, solver, players, state, args, key, steps, save_every, save, throw, info,
+            checkpoint, checkpoint_every,
+        )  # fmt: skip
+    if checkpoint_every is not None:
+        raise ValueError("`checkpoint_every` needs `checkpoint`, the file to save to.")
+    sol = _solve(game, solver, players, state, args, key, info, steps, save_every, save)
     if throw:
-        bad = sol.stats["nonfinite_step"]
-        if isinstance(bad, jax.core.Tracer):
-            sol = eqx.error_if(sol, bad >= 0, RESULTS[RESULTS.nonfinite])  # under the user's jit
-        elif bad >= 0:
-            raise RuntimeError(
-                f"solve: step {int(bad)} produced non-finite values (NaN or inf); the last finite "
-                f"players are from step {int(bad) - 1}. Lower the learning rate, or pass "
-                "`throw=False` to get them back in `sol.players`."
+        _throw(sol)
+    return sol
+
+
+def _throw(sol: Solution) -> None:
+    failed = sol.stats["failed_step"]
+    if isinstance(failed, jax.core.Tracer):  # under the user's jit or vmap: raise when it runs
+        jax.debug.callback(_raise_failure, failed, sol.result._value)
+    elif (np.asarray(failed) >= 0).any():
+        _raise_failure(failed, sol.result._value)
+
+
+def _run_with_checkpoints(
+    game, solver, players, state, args, key, steps, save_every, save, throw, info, path, every
+) -> Solution:
+    """`solve` in chunks of `every` steps, saving after each; resumes from `path` if it exists.
+
+    Chunks start at multiples of `every` from the start, so a killed run, run again, computes
+    exactly what one uninterrupted run computes. The rows recorded so far are saved too."""
+    from ._checkpoint import read_checkpoint, write_checkpoint
+
+    if every is None:
+        raise ValueError("`checkpoint` needs `checkpoint_every`: how many steps between saves.")
+    every = check_int("checkpoint_every", every)
+    if save_every is not None and every % save_every:
+        raise ValueError(
+            f"`checkpoint_every` ({every}) must be a multiple of `save_every` ({save_every}), so "
+            "that the rows recorded are the same however often the run is resumed."
+        )
+    path = os.fspath(path)
+    start = int(state.step)
+    target = start + steps
+    _, static = eqx.partition(players, eqx.is_array)
+
+    def record(players):
+        return eqx.filter(players if save is None else save(players, args), eqx.is_array)
+
+    full, rest = divmod(steps, save_every or steps)
+    n_rows = full + 1 + (rest > 0) if save_every else 1
+    rows = jax.tree.map(lambda a: np.zeros((n_rows, *a.shape), a.dtype), record(players))
+    ts = np.full(n_rows, -1, np.asarray(state.step).dtype)
+    entries = {"players": players, "state": state, "trajectory": rows, "ts": ts}
+    if os.path.exists(path):
+        entries = read_checkpoint(path, entries, hints={"players": "players", "state": "solver"})
+        players, state, rows, ts = (entries[k] for k in ("players", "state", "trajectory", "ts"))
+        rows, ts = jax.tree.map(np.array, rows), np.array(ts)
+        if not start <= int(state.step) <= target:
+            raise ValueError(
+                f"`checkpoint` {path!r} is at step {int(state.step)}, outside this run's steps "
+                f"{start} to {target}: it belongs to another run; move it or change `steps`."
             )
+    else:
+        for buf, a in zip(jax.tree.leaves(rows), jax.tree.leaves(record(players)), strict=True):
+            buf[0] = a
+        ts[0] = start
+    n_valid = int((ts >= 0).sum())
+    result, failed = RESULTS.successful, jnp.array(-1)
+    while int(state.step) < target and result == RESULTS.successful:
+        sol = _solve(
+            game, solver, players, state, args, key, info, min(every, target - int(state.step)),
+            save_every, save,
+        )  # fmt: skip
+        players, state, result, failed = (
+            sol.players,
+            sol.state,
+            sol.result,
+            sol.stats["failed_step"],
+        )
+        if save_every is not None:  # the chunk's rows after its first, which is already saved
+            m = int((np.asarray(sol.ts) >= 0).sum()) - 1
+            for buf, new in zip(
+                jax.tree.leaves(rows), jax.tree.leaves(sol.trajectory), strict=True
+            ):
+                buf[n_valid : n_valid + m] = np.asarray(new)[1 : m + 1]
+            ts[n_valid : n_valid + m] = np.asarray(sol.ts)[1 : m + 1]
+            n_valid += m
+        else:
+            rows = jax.tree.map(lambda a: np.array(a)[None], record(players))
+            ts[0] = int(state.step)
+        write_checkpoint(path, {"players": players, "state": state, "trajectory": rows, "ts": ts})
+    # Rows never reached repeat the final row, as in one run.
+    last = jax.tree.map(np.asarray, record(players))
+    for buf, a in zip(jax.tree.leaves(rows), jax.tree.leaves(last), strict=True):
+        buf[n_valid:] = a
+    trajectory = jax.tree.map(jnp.asarray, rows)
+    sol = Solution(
+        players=players,
+        trajectory=trajectory if save is not None else eqx.combine(trajectory, static),
+        ts=jnp.asarray(ts),
+        state=state,
+        result=result,
+        stats={"steps": state.step - start, "failed_step": failed},
+    )
+    if throw:
+        _throw(sol)
     return sol

@@ -20,13 +20,21 @@ Z0 = start(GAME)
 def test_save_every_and_final_only():
     full = mx.solve(GAME, SOLVER, Z0, steps=50)
     assert full.trajectory[0].shape == (51, 6) and full.ts.tolist() == list(range(51))
-    every = mx.solve(GAME, SOLVER, Z0, steps=50, save_every=7)  # 7 rows + start, 1 step unsaved
-    assert every.ts.tolist() == list(range(0, 50, 7))
-    assert tree_allclose(every.trajectory, jax.tree.map(lambda a: a[:50:7], full.trajectory))
+    # Every 7th step, the start, and the final step too: the last row is always `players`.
+    every = mx.solve(GAME, SOLVER, Z0, steps=50, save_every=7)
+    assert every.ts.tolist() == [*range(0, 50, 7), 50]
+    assert tree_allclose(every.trajectory, jax.tree.map(lambda a: a[every.ts], full.trajectory))
     final = mx.solve(GAME, SOLVER, Z0, steps=50, save_every=None)
     assert final.ts.tolist() == [50] and final.trajectory[0].shape == (1, 6)
+    # Longer than a block of unchecked steps, with and without recording.
+    long = mx.solve(GAME, SOLVER, Z0, steps=300, save_every=100)
+    assert long.ts.tolist() == [0, 100, 200, 300]
+    assert tree_allclose(
+        long.players, mx.solve(GAME, SOLVER, Z0, steps=300, save_every=None).players, atol=0
+    )
     for sol in (every, final):
         assert tree_allclose(sol.players, full.players)
+        assert tree_allclose(jax.tree.map(lambda a: a[-1], sol.trajectory), sol.players, atol=0)
         assert int(sol.stats["steps"]) == 50 and sol.result == mx.RESULTS.successful
 
 
@@ -36,7 +44,7 @@ def test_resume_is_exact():
     rest = mx.solve(GAME, SOLVER, first.players, steps=30, state=first.state, save_every=None)
     assert tree_allclose(rest.players, whole.players, atol=0)
     assert tree_allclose(rest.state, whole.state, atol=0)
-    assert int(rest.ts[0]) == 50
+    assert rest.ts.tolist() == [50]
     # Restarting without the state is a different run: the optimistic memory matters.
     fresh = mx.solve(GAME, SOLVER, first.players, steps=30, save_every=None)
     assert not tree_allclose(fresh.players, whole.players)
@@ -50,35 +58,161 @@ def test_step_api_matches_solve():
     assert tree_allclose(players, sol.players)
 
 
+DIVERGING = mx.Simultaneous(optax.sgd(100.0))
+
+
 def test_nonfinite_stops_at_last_finite_point():
-    diverging = mx.Simultaneous(optax.sgd(100.0))
-    sol = mx.solve(GAME, diverging, Z0, steps=400, throw=False)
-    bad = int(sol.stats["nonfinite_step"])
+    sol = mx.solve(GAME, DIVERGING, Z0, steps=400, throw=False)
+    bad = int(sol.stats["failed_step"])
     assert 0 < bad < 400 and sol.result == mx.RESULTS.nonfinite
     assert int(sol.stats["steps"]) == bad - 1 == int(sol.state.step)
     assert all(bool(jnp.isfinite(p).all()) for p in sol.players)
-    assert tree_allclose(jax.tree.map(lambda a: a[bad - 1], sol.trajectory), sol.players, atol=0)
-    # Long unrecorded runs check in blocks of steps, yet stop at the same step and point.
-    for save_every in (None, 150):
-        blocked = mx.solve(GAME, diverging, Z0, steps=400, throw=False, save_every=save_every)
-        assert int(blocked.stats["nonfinite_step"]) == bad
+    # Rows are labelled with the steps reached; the rest are -1 and repeat the final players.
+    assert sol.ts.tolist() == [*range(bad), *[-1] * (401 - bad)]
+    assert tree_allclose(jax.tree.map(lambda a: a[-1], sol.trajectory), sol.players, atol=0)
+    # Long runs check in blocks of steps, yet stop at the same step and point.
+    for save_every in (None, 150, 7):
+        blocked = mx.solve(GAME, DIVERGING, Z0, steps=400, throw=False, save_every=save_every)
+        assert int(blocked.stats["failed_step"]) == bad
         assert tree_allclose((blocked.players, blocked.state), (sol.players, sol.state), atol=0)
+        if save_every:
+            reached = [t for t in range(0, bad, save_every)] + [bad - 1]
+            n = len(reached)
+            assert blocked.ts.tolist()[:n] == reached and set(blocked.ts.tolist()[n:]) <= {-1}
+            rows = [jax.tree.map(lambda a, i=i: a[i], sol.trajectory) for i in reached]
+            assert tree_allclose(
+                jax.tree.map(lambda a, n=n: a[:n], blocked.trajectory),
+                jax.tree.map(lambda *r: jnp.stack(r), *rows),
+                atol=0,
+            )
     # Under vmap, a member that fails stops at its own step; the others carry on.
     scaled = mx.ZeroSumGame(lambda x, y, scale: scale * jnp.vdot(x, y))
 
     def run(scale):
         return mx.solve(
-            scaled, diverging, (Z0[1], Z0[1]), steps=400, args=scale, throw=False, save_every=None
+            scaled, DIVERGING, (Z0[1], Z0[1]), steps=400, args=scale, throw=False, save_every=None
         )
 
     both, alone = jax.vmap(run)(jnp.array([0.0, 1.0])), run(1.0)
-    assert both.stats["nonfinite_step"].tolist() == [-1, int(alone.stats["nonfinite_step"])]
-    assert int(alone.stats["nonfinite_step"]) > 64  # failed after the first unchecked block
+    assert both.stats["failed_step"].tolist() == [-1, int(alone.stats["failed_step"])]
+    assert int(alone.stats["failed_step"]) > 64  # failed after the first unchecked block
     assert tree_allclose((both.players[0][1], both.players[1][1]), alone.players, atol=0)
-    with pytest.raises(RuntimeError, match=f"step {bad} produced non-finite"):
-        mx.solve(GAME, diverging, Z0, steps=400)
-    with pytest.raises(Exception, match="non-finite"):
-        jax.jit(lambda z: mx.solve(GAME, diverging, z, steps=400).players)(Z0)
+    with pytest.raises(RuntimeError, match=f"step {bad} failed.*non-finite"):
+        mx.solve(GAME, DIVERGING, Z0, steps=400)
+    # Under the user's jit the error still names the step.
+    with pytest.raises(Exception, match=f"step {bad} failed.*non-finite"):
+        jax.block_until_ready(
+            jax.jit(lambda z: mx.solve(GAME, DIVERGING, z, steps=400).players)(Z0)
+        )
+
+
+def test_failed_run_stops_early():
+    """A run that fails at step ~100 of a million evaluates about 100 + 2 blocks of steps, not a
+    million; under vmap, it stops once every member has."""
+    calls = []
+
+    def value(x, y, scale):
+        jax.debug.callback(lambda: calls.append(None))
+        return scale * jnp.vdot(x, y)
+
+    game = mx.ZeroSumGame(value)
+
+    def run(scale):
+        return mx.solve(game, DIVERGING, (Z0[1], Z0[1]), steps=10**6, args=scale, throw=False,
+                        save_every=None)  # fmt: skip
+
+    failed = int(run(1.0).stats["failed_step"])
+    assert 0 < failed < 1000 and len(calls) < failed + 3 * 64
+    calls.clear()
+    sols = jax.vmap(run)(jnp.array([1.0, 2.0]))
+    assert (sols.stats["failed_step"] > 0).all() and len(calls) < 2 * (failed + 3 * 64)
+
+
+def test_nonfinite_start():
+    with pytest.raises(RuntimeError, match="starting players"):
+        mx.solve(GAME, SOLVER, (Z0[0] * jnp.nan, Z0[1]), steps=3)
+    sol = mx.solve(GAME, SOLVER, (Z0[0], Z0[1] * jnp.inf), steps=3, throw=False)
+    assert sol.result == mx.RESULTS.nonfinite_start and int(sol.stats["failed_step"]) == 0
+    assert int(sol.stats["steps"]) == 0
+
+
+def test_traced_hyperparameters():
+    """vmap over learning rates, alpha and beta is one compiled run; each member is the run
+    made alone with that value. inject_hyperparams works too."""
+    lrs = jnp.array([0.05, 0.1, 0.2])
+    for make in (
+        lambda h: mx.optimistic_gradient(h),
+        lambda h: mx.optimistic_gradient(0.1, alpha=h),
+        lambda h: mx.optimistic_gradient(0.1, beta=h),
+        lambda h: mx.optimistic_adam(h / 10, beta=h),
+    ):
+
+        def run(h, make=make):
+            return mx.solve(GAME, mx.Simultaneous(make(h)), Z0, steps=30, save_every=None).players
+
+        swept = jax.vmap(run)(lrs)
+        for i, h in enumerate(lrs.tolist()):
+            member = jax.tree.map(lambda a, i=i: a[i], swept)
+            assert tree_allclose(member, run(h), atol=1e-12)
+    injected = optax.inject_hyperparams(mx.optimistic_gradient)(learning_rate=0.1)
+    sol = mx.solve(GAME, mx.Simultaneous(injected), Z0, steps=30, save_every=None)
+    assert tree_allclose(sol.players, mx.solve(GAME, SOLVER, Z0, steps=30).players, atol=1e-12)
+
+
+@pytest.mark.parametrize("save_every", [None, 7])
+def test_gradient_through_solve(save_every):
+    """Reverse-mode derivatives of a run (longer than a block) match finite differences."""
+
+    def loss(lr, z0):
+        opt = mx.optimistic_gradient(lr)
+        sol = mx.solve(GAME, mx.Simultaneous(opt), z0, steps=150, save_every=save_every)
+        return sum(jnp.sum(a**2) for a in jax.tree.leaves(sol.trajectory))
+
+    lr, h = 0.1, 1e-6
+    d_lr, d_z0 = jax.grad(loss, argnums=(0, 1))(lr, Z0)
+    fd = (loss(lr + h, Z0) - loss(lr - h, Z0)) / (2 * h)
+    np.testing.assert_allclose(d_lr, fd, rtol=1e-5)
+    e = jnp.zeros(6).at[2].set(h)
+    fd_x = (loss(lr, (Z0[0] + e, Z0[1])) - loss(lr, (Z0[0] - e, Z0[1]))) / (2 * h)
+    np.testing.assert_allclose(d_z0[0][2], fd_x, rtol=1e-5)
+
+
+def test_memory_guard(monkeypatch):
+    big = (jnp.zeros(10**6), jnp.zeros(10**6))
+    with pytest.raises(ValueError, match=r"would need [\d,]+ bytes.*\(save_every=1\)"):
+        mx.solve(GAME, SOLVER, big, steps=10**7)
+    monkeypatch.setattr("minimax._solve._WARN_BYTES", 1000)
+    with pytest.warns(UserWarning, match=r"[\d,]+ bytes.*\(save_every=1\)"):
+        mx.solve(GAME, SOLVER, Z0, steps=50)
+
+
+def test_save_records_what_it_returns():
+    def record(players, args):
+        return {"value": GAME.value(*players), "norm": jnp.linalg.norm(players[0])}
+
+    sol = mx.solve(GAME, SOLVER, Z0, steps=50, save_every=10, save=record)
+    full = mx.solve(GAME, SOLVER, Z0, steps=50, save_every=10)
+    assert sol.trajectory["value"].shape == (6,) and sol.ts.tolist() == [0, 10, 20, 30, 40, 50]
+    xs, ys = full.trajectory
+    np.testing.assert_allclose(sol.trajectory["norm"], jnp.linalg.norm(xs, axis=1))
+    np.testing.assert_allclose(sol.trajectory["value"], jax.vmap(GAME.value)(xs, ys))
+
+
+def test_progress(capfd, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_tqdm(name, *args, **kwargs):  # the plain fallback, whatever is installed
+        if name.startswith("tqdm"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tqdm)
+    sol = mx.solve(GAME, SOLVER, Z0, steps=300, save_every=None, progress=True)
+    jax.effects_barrier()
+    err = capfd.readouterr().err
+    assert "300/300" in err and int(sol.state.step) == 300
 
 
 def test_does_not_recompile():
@@ -160,6 +294,7 @@ def test_stochastic_key():
     "players, match",
     [
         (jnp.ones(6), "pair"),
+        ((jnp.ones(6), None), "player y has no arrays"),
         ((jnp.ones(6),), "pair"),
         ((jnp.ones(6), jnp.ones(4), jnp.ones(1)), "pair"),
         ((jnp.ones(5), jnp.ones(4)), r"players\[0\].*shape \(6,\)"),
@@ -189,6 +324,22 @@ def test_bad_arguments():
         mx.solve(lambda x, y: x, SOLVER, Z0, steps=1)
     with pytest.raises(TypeError, match="solver"):
         mx.solve(GAME, optax.sgd(0.1), Z0, steps=1)
+    with pytest.raises(TypeError, match="`optimizer`.*function sgd: call it"):
+        mx.Simultaneous(optax.sgd)
+    with pytest.raises(TypeError, match="`optimizer_max`.*solver Simultaneous"):
+        mx.Simultaneous(optax.sgd(0.1), SOLVER)
+    with pytest.raises(TypeError, match="`key` was given.*`fn` takes no `key`"):
+        bilinear = mx.ZeroSumGame(lambda x, y, a: x @ y)
+        mx.solve(bilinear, SOLVER, (Z0[0], Z0[0]), steps=2, key=jax.random.key(0))
+    with pytest.raises(TypeError, match="`fn` needs a `key`"):
+        mx.solve(mx.ZeroSumGame(lambda x, y, a, *, key: x @ y), SOLVER, Z0, steps=2)
+    # NumPy integers are integers; Python floats are players.
+    assert mx.solve(GAME, SOLVER, Z0, steps=np.int64(3)).ts.tolist() == [0, 1, 2, 3]
+    scalar = mx.ZeroSumGame(lambda x, y, a: x * y)
+    sol = mx.solve(scalar, SOLVER, (1.0, 1.0), steps=3)
+    assert isinstance(sol.players[0], jax.Array) and float(sol.players[0]) != 1.0
+    with pytest.raises(TypeError, match="player y has no arrays to train"):
+        mx.solve(scalar, SOLVER, (1.0, [1.0]), steps=3)
 
 
 def test_games_accept_only_matching_vectors():
@@ -217,5 +368,8 @@ def test_state_must_fit():
     with pytest.raises(ValueError, match="`state` was not made by this solver"):
         mx.solve(GAME, other, sol.players, steps=3, state=sol.state)
     as_f32 = jax.tree.map(lambda a: a.astype(jnp.float32), sol.players)
-    with pytest.raises(ValueError, match="`state` holds an array of shape"):
+    with pytest.raises(ValueError, match=r"`state.*` has shape \(6,\) and dtype float64"):
         mx.solve(GAME, SOLVER, as_f32, steps=3, state=sol.state)
+    # The same structure from another update rule is still refused.
+    with pytest.raises(ValueError, match="made by a Simultaneous solver.*ExtraGradient"):
+        mx.solve(GAME, mx.ExtraGradient(optax.sgd(0.1)), sol.players, steps=3, state=sol.state)

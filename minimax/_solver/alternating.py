@@ -1,7 +1,6 @@
 from typing import Any
 
 import jax
-import optax
 from jaxtyping import PRNGKeyArray
 
 from .._game import AbstractGame, Players
@@ -29,8 +28,9 @@ class Alternating(AbstractOptaxSolver):
     momentum for improved game dynamics*, AISTATS.
     """
 
-    optimizer: optax.GradientTransformation
-    optimizer_max: optax.GradientTransformation | None = None
+    # Checked by `__check_init__`, with a clearer message than a type checker's.
+    optimizer: Any
+    optimizer_max: Any = None
 
     def step(
         self,
@@ -45,4 +45,4 @@ class Alternating(AbstractOptaxSolver):
         x, sx = self._move(0, players, game.gradient(0, players, args, kx), state.opt_states[0])
         gy = game.gradient(1, (x, players[1]), args, ky)
         y, sy = self._move(1, (x, players[1]), gy, state.opt_states[1])
-        return (x, y), SolverState(state.step + 1, (sx, sy))
+        return (x, y), SolverState((sx, sy))

@@ -2,11 +2,12 @@ import abc
 from typing import Any, Generic, TypeVar
 
 import equinox as eqx
-import jax.numpy as jnp
 import optax
-from jaxtyping import Array, Int, PRNGKeyArray, PyTree
+from jaxtyping import PRNGKeyArray, PyTree
 
 from .._game import AbstractGame, Players
+from .._misc import check_optimizer
+from .._results import RESULTS
 
 State = TypeVar("State")
 
@@ -19,8 +20,12 @@ class AbstractSolver(eqx.Module, Generic[State]):
     - `state = solver.init(game, players, args, key)`
     - `players, state = solver.step(game, players, state, args, key)`
 
-    Every state carries `step`, the number of steps taken, so that a run resumed from a saved
-    state continues exactly (the driver draws step `t`'s key as `fold_in(key, t)`).
+    and, after each step, `solver.result(state)`: a [`minimax.RESULTS`][] value that tells the
+    driver whether the step succeeded (e.g. `linear_solve_failed`). A step that reports a failure
+    is undone: the run stops at the point before it.
+
+    The driver counts the steps (and draws step `t`'s key as `fold_in(key, t)`); a solver keeps
+    in its state only what its update rule needs.
     """
 
     @abc.abstractmethod
@@ -44,14 +49,17 @@ class AbstractSolver(eqx.Module, Generic[State]):
     ) -> tuple[Players, State]:
         """One update of both players; `key` is this step's randomness for a stochastic game."""
 
+    @abc.abstractmethod
+    def result(self, state: State) -> RESULTS:
+        """Whether the step that produced `state` succeeded."""
+
 
 class SolverState(eqx.Module):
     """State of the solvers that give each player an optax optimizer.
 
-    **Fields:** `step`, the number of steps taken; `opt_states`, each player's optax state.
+    **Fields:** `opt_states`, each player's optax state.
     """
 
-    step: Int[Array, ""]
     opt_states: tuple[optax.OptState, optax.OptState]
 
 
@@ -62,6 +70,11 @@ class AbstractOptaxSolver(AbstractSolver[SolverState]):
 
     optimizer: eqx.AbstractVar[optax.GradientTransformation]
     optimizer_max: eqx.AbstractVar[optax.GradientTransformation | None]
+
+    def __check_init__(self):
+        check_optimizer("optimizer", self.optimizer)
+        if self.optimizer_max is not None:
+            check_optimizer("optimizer_max", self.optimizer_max)
 
     def _optimizer(self, player: int) -> optax.GradientTransformation:
         return self.optimizer if player == 0 or self.optimizer_max is None else self.optimizer_max
@@ -75,7 +88,10 @@ class AbstractOptaxSolver(AbstractSolver[SolverState]):
     ) -> SolverState:
         params = eqx.filter(tuple(players), eqx.is_inexact_array)
         opt_states = tuple(self._optimizer(i).init(p) for i, p in enumerate(params))
-        return SolverState(jnp.zeros([], jnp.int32), opt_states)
+        return SolverState(opt_states)
+
+    def result(self, state: SolverState) -> RESULTS:
+        return RESULTS.successful
 
     def _move(
         self, player: int, players: Players, grad: PyTree, opt_state: optax.OptState
@@ -92,4 +108,4 @@ class AbstractOptaxSolver(AbstractSolver[SolverState]):
     ) -> tuple[Players, SolverState]:
         """Both players after one update from `grads`, and the next state."""
         (x, sx), (y, sy) = (self._move(i, players, grads[i], state.opt_states[i]) for i in (0, 1))
-        return (x, y), SolverState(state.step + 1, (sx, sy))
+        return (x, y), SolverState((sx, sy))

@@ -1,7 +1,6 @@
 from typing import Any
 
 import jax
-import optax
 from jaxtyping import PRNGKeyArray
 
 from .._game import AbstractGame, Players
@@ -33,8 +32,9 @@ class ExtraGradient(AbstractOptaxSolver):
     inequality perspective on generative adversarial networks*, ICLR.
     """
 
-    optimizer: optax.GradientTransformation
-    optimizer_max: optax.GradientTransformation | None = None
+    # Checked by `__check_init__`, with a clearer message than a type checker's.
+    optimizer: Any
+    optimizer_max: Any = None
 
     def step(
         self,

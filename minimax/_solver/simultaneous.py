@@ -1,6 +1,5 @@
 from typing import Any
 
-import optax
 from jaxtyping import PRNGKeyArray
 
 from .._game import AbstractGame, Players
@@ -35,8 +34,9 @@ class Simultaneous(AbstractOptaxSolver):
     ```
     """
 
-    optimizer: optax.GradientTransformation
-    optimizer_max: optax.GradientTransformation | None = None
+    # Checked by `__check_init__`, with a clearer message than a type checker's.
+    optimizer: Any
+    optimizer_max: Any = None
 
     def step(
         self,
