@@ -23,7 +23,7 @@ def main() -> None:
     load = os.getloadavg()[0]
     rows, covered = [], 0
     for seed in range(options.seeds):
-        args = make_parser().parse_args(["--seed", str(seed), "--output", "", "--no-progress"])
+        args = make_parser().parse_args(["--seed", str(seed), "--out", "", "--no-progress"])
         run = train(args)
         modes = int(run.metrics.modes_covered)
         covered += modes >= 7

@@ -30,8 +30,8 @@ def check_int(name: str, value: Any, *, low: int = 1, high: int | None = None) -
     if high is not None and not low <= number <= high:
         raise ValueError(f"`{name}` must be an int in [{low}, {high}], got {number}.")
     if number < low:
-        bound = "positive" if low == 1 else f">= {low}"
-        raise ValueError(f"`{name}` must be an int {bound}, got {number}.")
+        bound = "a positive int" if low == 1 else f"an int >= {low}"
+        raise ValueError(f"`{name}` must be {bound}, got {number}.")
     return number
 
 

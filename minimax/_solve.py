@@ -119,6 +119,8 @@ def _report_progress(info, step, done) -> None:
 
 @eqx.filter_jit
 def _solve(game, solver, players, state, args, key, progress, steps, save_every, save) -> Solution:
+    if state is None:
+        state = initial_state(game, solver, players, args, key)
     arrays, static = eqx.partition(players, eqx.is_array)
     start = state.step
     ok_start = _all_finite((arrays, state.solver))
@@ -133,11 +135,13 @@ def _solve(game, solver, players, state, args, key, progress, steps, save_every,
     def running(c):
         return c[3] == successful
 
+    # Progress: about 200 reports a run, at the end of a block or a segment.
+    every = _BLOCK * max(1, steps // (200 * _BLOCK))
+
     def tick(c, n=_BLOCK):
-        # About once every `_BLOCK` steps (every segment, when segments are longer).
         if progress is not None:
             report = lambda: jax.debug.callback(_report_progress, progress, c[2], False)  # noqa: E731
-            jax.lax.cond(c[2] % _BLOCK < n, report, lambda: None)
+            jax.lax.cond((c[2] - start) % every < n, report, lambda: None)
         return c
 
     def checked(c):
@@ -407,9 +411,7 @@ def solve(
         save_every = check_int("save_every", save_every)
     if save is not None:
         check_callable("save", save)
-    if state is None:
-        state = initial_state(game, solver, players, args, key)
-    else:
+    if state is not None:
         _check_state(state, eqx.filter_eval_shape(initial_state, game, solver, players, args, key))
     if save_every is not None:
         full, rest = divmod(steps, save_every)
@@ -419,9 +421,11 @@ def solve(
         _check_memory(row, full + 1 + (rest > 0), save_every)
     info = None
     if progress:
-        start = state.step
+        start = 0 if state is None else state.step
         info = jnp.stack([jnp.asarray(next(_PROGRESS_IDS)), start, start + steps]).astype(int)
     if checkpoint is not None:
+        if state is None:
+            state = initial_state(game, solver, players, args, key)
         return _run_with_checkpoints(
             game, solver, players, state, args, key, steps, save_every, save, throw, info,
             checkpoint, checkpoint_every,

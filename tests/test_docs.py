@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["README.md", "docs/index.md", "docs/getting-started.md"]
+PAGES = ["README.md", "docs/index.md", "docs/getting-started.md", "docs/long-runs.md"]
 
 
 @pytest.mark.parametrize("page", PAGES)

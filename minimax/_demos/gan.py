@@ -19,29 +19,12 @@ import optax
 import games
 import minimax as mx
 
+from .._progress import ProgressBar
+from . import _cli
+
 PROG = "python -m minimax gan"
+DEFAULT_OUT = "minimax-gan.png"
 _CHUNKS = 40  # progress-bar updates per run
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
-    return value
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -69,43 +52,51 @@ def make_parser() -> argparse.ArgumentParser:
         "0.05); the grid is much harder: in our runs this recipe covered about half of its 25 "
         "modes with --steps 20000",
     )
-    data.add_argument("--batch-size", type=_positive_int, default=256, help="samples per step")
-    data.add_argument("--width", type=_positive_int, default=64, help="hidden units per layer")
-    data.add_argument("--depth", type=_positive_int, default=2, help="hidden layers")
-    data.add_argument("--latent-size", type=_positive_int, default=16, help="generator input size")
+    data.add_argument("--batch-size", type=_cli.positive_int, default=256, help="samples per step")
+    data.add_argument("--width", type=_cli.positive_int, default=64, help="hidden units per layer")
+    data.add_argument("--depth", type=_cli.positive_int, default=2, help="hidden layers")
+    data.add_argument(
+        "--latent-size", type=_cli.positive_int, default=16, help="generator input size"
+    )
     train = parser.add_argument_group("training")
-    train.add_argument("--steps", type=_positive_int, default=10_000, help="training steps")
-    train.add_argument("--seed", type=int, default=0, help="random seed (weights and batches)")
+    train.add_argument("--steps", type=_cli.positive_int, default=10_000, help="training steps")
     train.add_argument(
-        "--lr", type=_positive_float, default=1e-3, help="learning rate of the generator"
+        "--seed", type=_cli.seed, default=0, help="random seed (weights and batches)"
+    )
+    train.add_argument(
+        "--lr", type=_cli.positive_float, default=1e-3, help="learning rate of the generator"
     )
     train.add_argument(
         "--lr-d",
-        type=_positive_float,
+        type=_cli.positive_float,
         default=None,
         help="learning rate of the discriminator; None: the same as --lr (default: %(default)s)",
     )
     train.add_argument(
         "--decay-to",
-        type=_fraction,
+        type=_cli.fraction,
         default=0.1,
         help="cosine-decay both learning rates to this fraction of their start by the last step "
         "(1 keeps them constant)",
     )
     train.add_argument(
         "--alpha",
-        type=_positive_float,
+        type=_cli.positive_float,
         default=1.0,
         help="optimistic weight of the current direction: u_t = (alpha + beta) r_t - beta r_{t-1}",
     )
     train.add_argument(
         "--beta",
-        type=float,
+        type=_cli.non_negative_float,
         default=1.0,
         help="optimistic weight of the correction r_t - r_{t-1} (0: plain Adam)",
     )
-    train.add_argument("--b1", type=float, default=0.5, help="Adam's first-moment decay")
-    train.add_argument("--b2", type=float, default=0.9, help="Adam's second-moment decay")
+    train.add_argument(
+        "--b1", type=_cli.decay_rate, default=0.5, help="Adam's first-moment decay, in [0, 1)"
+    )
+    train.add_argument(
+        "--b2", type=_cli.decay_rate, default=0.9, help="Adam's second-moment decay, in [0, 1)"
+    )
     train.add_argument(
         "--first-step",
         choices=("fixed", "legacy"),
@@ -114,14 +105,10 @@ def make_parser() -> argparse.ArgumentParser:
         "r_0); 'legacy' takes r_{-1} = 0, a first step (alpha + beta) / alpha times larger",
     )
     out = parser.add_argument_group("output")
-    out.add_argument(
-        "--output",
-        default="minimax_gan.png",
-        help="where to write the PNG figure of samples during training ('' to skip it)",
-    )
+    _cli.add_out(out, DEFAULT_OUT, "samples during training")
     out.add_argument(
         "--snapshots",
-        type=_positive_int,
+        type=_cli.positive_int,
         default=5,
         help="how many points of training to show in the figure (start and end included)",
     )
@@ -160,13 +147,11 @@ def _solver(args: argparse.Namespace) -> mx.Simultaneous:
 
 def train(args: argparse.Namespace) -> GanRun:
     """Train with the options of [`make_parser`][]; `main` prints and plots the result."""
-    from tqdm.auto import tqdm
-
     game = games.MixtureGAN(args.kind, batch_size=args.batch_size, latent_size=args.latent_size)
     solver = _solver(args)
     key_init, key_train, key_eval = jax.random.split(jax.random.key(args.seed), 3)
     players = game.init_players(key_init, width=args.width, depth=args.depth)
-    state = solver.init(game, players)  # passing a state from the start: one compilation
+    state = None  # then each chunk continues from the previous one's `sol.state`
 
     @eqx.filter_jit
     def evaluate(players, key):
@@ -194,7 +179,7 @@ def train(args: argparse.Namespace) -> GanRun:
     start = time.perf_counter()
     record(0, players)
     done = 0
-    with tqdm(total=args.steps, desc="training", unit="step", disable=args.no_progress) as bar:
+    with ProgressBar(args.steps, desc="training", disable=args.no_progress) as bar:
         for bound in bounds[1:]:
             sol = mx.solve(
                 game,
@@ -207,8 +192,7 @@ def train(args: argparse.Namespace) -> GanRun:
             )
             players, state = sol.players, sol.state
             metrics, gap = record(bound, players)
-            bar.update(bound - done)
-            bar.set_postfix(modes=int(metrics.modes_covered), gap=f"{float(gap):.2f}")
+            bar.update_to(bound, modes=int(metrics.modes_covered), gap=round(float(gap), 2))
             done = bound
     seconds = time.perf_counter() - start
     return GanRun(
@@ -251,7 +235,9 @@ def plot(run: GanRun, path: str, title: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of `python -m minimax gan`; `argv` defaults to the command line."""
-    args = make_parser().parse_args(argv)
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    out = _cli.figure_path(parser, args, DEFAULT_OUT)  # checked before training
     lr_d = args.lr if args.lr_d is None else args.lr_d
     print(
         f"{PROG}: {args.kind} mixture, {args.steps} steps of Simultaneous(optimistic_adam("
@@ -267,13 +253,13 @@ def main(argv: list[str] | None = None) -> None:
         f"discriminator gap: {run.gap:.3f}\n"
         f"time: {run.seconds:.1f} s (compilation included)"
     )
-    if args.output:
+    if out:
         title = (
             f"MixtureGAN ({args.kind}), optimistic Adam, first_step={args.first_step!r}, "
             f"seed {args.seed}"
         )
-        plot(run, args.output, title)
-        print(f"figure: {args.output}")
+        plot(run, out, title)
+        print(f"figure: {out}")
 
 
 if __name__ == "__main__":
