@@ -51,11 +51,11 @@ def make_game(name: str, seed):
     """(game, start, key for mini-batches or None, equilibrium) for one seed."""
     k_game, k_start, k_batch = jax.random.split(jax.random.key(seed), 3)
     if name == "Bilinear":
-        game = games.Bilinear.random(k_game, 10, sigma_min=0.5)
+        game = games.matrix_games(k_game, 10)["bilinear"]
         z0 = start(k_start, [(10,), (10,)])
         return game, z0, None, game.equilibrium(near=z0)
     if name == "QuadraticSaddle":
-        game = games.QuadraticSaddle.random(k_game, 10, 8, mu=0.1, linear=True)
+        game = games.matrix_games(k_game, 10, 8)["quadratic"]
         z0 = start(k_start, [(10,), (8,)])
         return game, z0, None, game.equilibrium()
     if name == "DiracGAN":
@@ -98,7 +98,7 @@ def run(setting: Setting, rule: str, seeds: int):
 
 MIXTURE_WINDOW = 200  # the early window in which the transient is measured
 MIXTURE_METRICS = (
-    "first_step",
+    "first_move",
     "path_length",
     "grad_norm",
     "d_oscillation",
@@ -145,7 +145,7 @@ def run_mixture(setting: Setting, rule: str, seeds: int):
         )
         quality = game.metrics(game.sample(rest.players[0], k_eval, 2500))
         metrics = {
-            "first_step": moves[0],
+            "first_move": moves[0],
             "path_length": jnp.sum(moves),
             "grad_norm": jnp.mean(grad_norms),
             "d_oscillation": jnp.sum(jnp.abs(jnp.diff(d_means))),
@@ -313,7 +313,7 @@ its interval excludes zero. `inf (k/n reached)`: k of n seeds reached the tolera
 Metrics (see `minimax.Cycling`): lengths relative to the starting distance to the equilibrium;
 `rotations` counts turns until the tolerance is reached. For MixtureGAN, which has no closed-form
 equilibrium, the transient is measured in parameter space over the first {window} steps:
-`first_step` and `path_length` are Euclidean norms of the change of all network parameters,
+`first_move` and `path_length` are Euclidean norms of the change of all network parameters,
 `grad_norm` the mean norm of the game's vector field, `d_oscillation` the total variation of the
 discriminator's mean logit on a fixed batch of real data (it swings when training cycles);
 `modes_covered` (of 8) and `high_quality` score 2500 samples after the last step.

@@ -12,7 +12,7 @@ import os
 
 import _docs  # benchmarks/_docs.py, beside this script
 
-from minimax._demos.gan import make_parser, train
+from minimax.demos.gan import GanRecipe, train
 
 
 def main() -> None:
@@ -23,8 +23,7 @@ def main() -> None:
     load = os.getloadavg()[0]
     rows, covered = [], 0
     for seed in range(options.seeds):
-        args = make_parser().parse_args(["--seed", str(seed), "--out", "", "--no-progress"])
-        run = train(args)
+        run = train(GanRecipe(seed=seed, no_progress=True))
         modes = int(run.metrics.modes_covered)
         covered += modes >= 7
         rows.append(
@@ -32,7 +31,7 @@ def main() -> None:
             f"{run.seconds:.1f} |"
         )
         print(rows[-1], flush=True)
-    defaults = make_parser().parse_args([])
+    defaults = GanRecipe()
     body = "\n".join(
         [
             f"Default recipe: {defaults.steps} steps, tanh MLPs {defaults.width} x "

@@ -7,4 +7,4 @@ from .gan import (
     MixtureGAN as MixtureGAN,
     MixtureMetrics as MixtureMetrics,
 )
-from .quadratic import QuadraticSaddle as QuadraticSaddle
+from .quadratic import QuadraticSaddle as QuadraticSaddle, matrix_games as matrix_games

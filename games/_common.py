@@ -30,7 +30,7 @@ def linear_terms(A, b, c) -> tuple[Float[Array, " n"], Float[Array, " m"]]:
     return b, c
 
 
-def check_players(A, x, y) -> None:
+def check_vectors(A, x, y) -> None:
     """`x` and `y` must be vectors that fit the `(n, m)` matrix `A`."""
     (n, m), why = A.shape, f"since A has shape {A.shape}"
     check_shape("players[0]", x, (n,), why)

@@ -4,7 +4,7 @@ from jaxtyping import Array, Float, PRNGKeyArray, Scalar
 
 import minimax as mx
 
-from ._common import as_float, check_players, linear_terms, orthonormal, saddle_point
+from ._common import as_float, check_vectors, linear_terms, orthonormal, saddle_point
 
 
 class Bilinear(mx.AbstractZeroSumGame):
@@ -38,7 +38,7 @@ class Bilinear(mx.AbstractZeroSumGame):
         self.b, self.c = linear_terms(self.A, b, c)
 
     def value(self, x, y, args=None, key=None) -> Scalar:
-        check_players(self.A, x, y)
+        check_vectors(self.A, x, y)
         A, b, c = (v.astype(x.dtype) for v in (self.A, self.b, self.c))
         return x @ (A @ y) + b @ x + c @ y
 

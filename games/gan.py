@@ -10,24 +10,11 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray, PyTree, Scalar
 
 import minimax as mx
+from minimax._misc import check_choice, check_int, check_scalar
 
 from ._common import as_float, check_shape
 
 _DIRAC_LOSSES = ("standard", "non-saturating", "wgan")
-
-
-def _check_positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
-
-
-def _check_positive_float(name: str, value) -> None:
-    try:
-        ok = float(value) > 0 and math.isfinite(float(value))
-    except TypeError:
-        raise TypeError(f"`{name}` must be a positive float, got {value!r}.") from None
-    if not ok:
-        raise ValueError(f"`{name}` must be a positive float, got {value!r}.")
 
 
 def _float_dtype(tree: PyTree):
@@ -38,7 +25,7 @@ def _float_dtype(tree: PyTree):
     return jnp.result_type(float)
 
 
-class DiracGAN(mx.AbstractGame):
+class DiracGAN(mx.AbstractGeneralSumGame):
     r"""The Dirac GAN of Mescheder, Geiger and Nowozin (2018): the smallest GAN whose training
     does not converge under simultaneous gradient descent-ascent.
 
@@ -90,18 +77,10 @@ class DiracGAN(mx.AbstractGame):
     gradient_penalty: float = eqx.field(static=True)
 
     def __init__(self, loss: str = "standard", gradient_penalty=0.0):
-        if loss not in _DIRAC_LOSSES:
-            raise ValueError(f"`loss` must be one of {_DIRAC_LOSSES}, got {loss!r}.")
-        try:
-            gamma = float(gradient_penalty)
-        except TypeError:
-            gamma = math.nan
-        if not (gamma >= 0 and math.isfinite(gamma)):
-            raise ValueError(
-                f"`gradient_penalty` must be a non-negative float, got {gradient_penalty!r}."
-            )
+        check_choice("loss", loss, _DIRAC_LOSSES)
+        check_scalar("gradient_penalty", gradient_penalty, low=0)
         self.loss = loss
-        self.gradient_penalty = gamma
+        self.gradient_penalty = float(gradient_penalty)
 
     def losses(
         self, players: mx.Players, args: Any = None, key: PRNGKeyArray | None = None
@@ -120,8 +99,8 @@ class DiracGAN(mx.AbstractGame):
         loss1 = -value + 0.5 * self.gradient_penalty * psi**2
         return loss0, loss1
 
-    def equilibrium(self) -> tuple[Scalar, Scalar]:
-        """The equilibrium `(theta*, psi*) = (0, 0)`."""
+    def equilibrium(self, near: mx.Players | None = None) -> tuple[Scalar, Scalar]:
+        """The unique equilibrium `(theta*, psi*) = (0, 0)` (`near` is ignored)."""
         zero = jnp.zeros((), jnp.result_type(float))
         return zero, zero
 
@@ -157,7 +136,7 @@ class GaussianMeanWGAN(mx.AbstractZeroSumGame):
 
     def __init__(self, mean=(3.0, 4.0), batch_size=64):
         self.mean = as_float("mean", mean, 1)
-        _check_positive_int("batch_size", batch_size)
+        check_int("batch_size", batch_size)
         self.batch_size = batch_size
 
     def value(
@@ -177,8 +156,10 @@ class GaussianMeanWGAN(mx.AbstractZeroSumGame):
         fake = theta[None, :] + jax.random.normal(key_z, shape, theta.dtype)
         return jnp.mean(data @ w) - jnp.mean(fake @ w)
 
-    def equilibrium(self) -> tuple[Float[Array, " d"], Float[Array, " d"]]:
-        """The equilibrium `(theta*, w*) = (v, 0)`."""
+    def equilibrium(
+        self, near: mx.Players | None = None
+    ) -> tuple[Float[Array, " d"], Float[Array, " d"]]:
+        """The unique equilibrium `(theta*, w*) = (v, 0)` (`near` is ignored)."""
         return self.mean, jnp.zeros_like(self.mean)
 
 
@@ -197,7 +178,7 @@ class MixtureMetrics(NamedTuple):
     counts: Int[Array, " k"]
 
 
-class MixtureGAN(mx.AbstractGame):
+class MixtureGAN(mx.AbstractGeneralSumGame):
     r"""A GAN on a mixture of Gaussians: the standard test of mode collapse (Metz et al. 2017;
     Srivastava et al. 2017).
 
@@ -281,14 +262,14 @@ class MixtureGAN(mx.AbstractGame):
             kind, default_std = "custom", None
         elif kind == "ring":
             num_modes = 8 if num_modes is None else num_modes
-            _check_positive_int("num_modes", num_modes)
+            check_int("num_modes", num_modes)
             # endpoint=False: linspace(0, 2 pi, k) would put the first mode twice.
             angles = jnp.linspace(0.0, 2 * jnp.pi, num_modes, endpoint=False)
             self.means = 2.0 * jnp.stack([jnp.cos(angles), jnp.sin(angles)], axis=1)
             default_std = 0.02
         elif kind == "grid":
             num_modes = 25 if num_modes is None else num_modes
-            _check_positive_int("num_modes", num_modes)
+            check_int("num_modes", num_modes)
             side = math.isqrt(num_modes)
             if side * side != num_modes:
                 raise ValueError(
@@ -304,9 +285,9 @@ class MixtureGAN(mx.AbstractGame):
             if default_std is None:
                 raise ValueError("`std` is required with custom `means`.")
             std = default_std
-        _check_positive_float("std", std)
-        _check_positive_int("batch_size", batch_size)
-        _check_positive_int("latent_size", latent_size)
+        check_scalar("std", std, low=0, low_open=True)
+        check_int("batch_size", batch_size)
+        check_int("latent_size", latent_size)
         self.std = float(std)
         self.batch_size = batch_size
         self.latent_size = latent_size
@@ -344,8 +325,8 @@ class MixtureGAN(mx.AbstractGame):
 
         **Returns:** `(generator, discriminator)`, ready for [`minimax.solve`][].
         """
-        _check_positive_int("width", width)
-        _check_positive_int("depth", depth)
+        check_int("width", width)
+        check_int("depth", depth)
         key_g, key_d = jax.random.split(key)
         generator = eqx.nn.MLP(
             self.latent_size, self.data_size, width, depth, activation, key=key_g, dtype=dtype
@@ -425,6 +406,14 @@ class MixtureGAN(mx.AbstractGame):
         loss_g = jnp.mean(jax.nn.softplus(-fake_logits))
         return loss_g, loss_d
 
+    def equilibrium(self, near: mx.Players | None = None):
+        """Not in closed form: at the ideal equilibrium `G` reproduces the data and `D` is
+        constant, but no finite network is known to reach it; measure runs with `metrics`."""
+        raise NotImplementedError(
+            "MixtureGAN has no closed-form equilibrium; measure a run with `metrics` and "
+            "`discriminator_gap` instead."
+        )
+
     def metrics(self, samples: Float[ArrayLike, "n d"], *, min_count=None) -> MixtureMetrics:
         """Mode coverage and sample quality of `samples` (e.g. from `sample`).
 
@@ -449,7 +438,7 @@ class MixtureGAN(mx.AbstractGame):
         n = samples.shape[0]
         if min_count is None:
             min_count = max(1, n // (5 * self.num_modes))
-        _check_positive_int("min_count", min_count)
+        check_int("min_count", min_count)
         means = self.means.astype(samples.dtype)
         dist = jnp.linalg.norm(samples[:, None, :] - means[None, :, :], axis=-1)
         nearest = jnp.argmin(dist, axis=1)

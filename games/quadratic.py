@@ -6,8 +6,8 @@ import minimax as mx
 
 from ._common import (
     as_float,
-    check_players,
     check_shape,
+    check_vectors,
     linear_terms,
     orthonormal,
     saddle_point,
@@ -57,7 +57,7 @@ class QuadraticSaddle(mx.AbstractZeroSumGame):
         self.b, self.c = linear_terms(self.A, b, c)
 
     def value(self, x, y, args=None, key=None) -> Scalar:
-        check_players(self.A, x, y)
+        check_vectors(self.A, x, y)
         A, B, C, b, c = (v.astype(x.dtype) for v in (self.A, self.B, self.C, self.b, self.c))
         return x @ (B @ x) / 2 + x @ (A @ y) - y @ (C @ y) / 2 + b @ x + c @ y
 
@@ -112,3 +112,18 @@ class QuadraticSaddle(mx.AbstractZeroSumGame):
         # (b, c) = -K z* for the stationarity matrix K: an equilibrium exists even if K is singular.
         x_star, y_star = jax.random.normal(klb, (n,), dtype), jax.random.normal(klc, (m,), dtype)
         return cls(A, B, C, -(B @ x_star + A @ y_star), -(A.T @ x_star - C @ y_star))
+
+
+def matrix_games(
+    key: PRNGKeyArray, n: int, m: int | None = None, *, dtype=None
+) -> dict[str, mx.AbstractZeroSumGame]:
+    """The two `n x m` games on which the demo, the benchmarks and the tests compare update
+    rules: `"bilinear"`, a [`games.Bilinear`][] with singular values from 1 down to 0.5, and
+    `"quadratic"`, a [`games.QuadraticSaddle`][] with curvature `mu = 0.1` and linear terms (an
+    equilibrium away from the origin)."""
+    from .bilinear import Bilinear
+
+    return {
+        "bilinear": Bilinear.random(key, n, m, sigma_min=0.5, dtype=dtype),
+        "quadratic": QuadraticSaddle.random(key, n, m, mu=0.1, linear=True, dtype=dtype),
+    }

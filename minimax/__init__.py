@@ -7,10 +7,12 @@ from ._checkpoint import (
 )
 from ._game import (
     AbstractGame as AbstractGame,
+    AbstractGeneralSumGame as AbstractGeneralSumGame,
     AbstractZeroSumGame as AbstractZeroSumGame,
     GeneralSumGame as GeneralSumGame,
     Players as Players,
     ZeroSumGame as ZeroSumGame,
+    split_players as split_players,
 )
 from ._metrics import (
     Cycling as Cycling,

@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-COMMANDS = {"compare": "._demos.compare", "gan": "._demos.gan"}
+COMMANDS = {"compare": ".demos.compare", "gan": ".demos.gan"}
 
 
 def main(argv: list[str] | None = None) -> None:

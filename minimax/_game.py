@@ -80,16 +80,23 @@ def _needs_key(fn: Callable) -> bool:
     return key is not None and key.default is inspect.Parameter.empty
 
 
+def split_players(players: Players) -> tuple[Players, Players]:
+    """`(params, static)`: the players' trainable (floating-point array) leaves, and the rest."""
+    return eqx.partition(tuple(players), eqx.is_inexact_array)
+
+
 class AbstractGame(eqx.Module):
     r"""A two-player game. Player 0 (`x`) minimises `loss0(x, y)`, player 1 (`y`) minimises
-    `loss1(x, y)`. Players are any PyTrees (equinox modules included); their inexact array leaves
-    are what is trained, every other leaf passes through untouched.
+    `loss1(x, y)`. Players are any PyTrees (equinox modules included); their floating-point array
+    leaves are what is trained (the *params*), every other leaf passes through untouched.
 
-    Subclasses implement `losses`; `vector_field` returns the game's (simultaneous) gradient field
+    Every solver follows the game's (simultaneous) gradient field
 
-    $$F(x, y) = \big(\nabla_x \ell_0(x, y),\ \nabla_y \ell_1(x, y)\big),$$
+    $$F(x, y) = \big(\nabla_x \ell_0(x, y),\ \nabla_y \ell_1(x, y)\big).$$
 
-    which every solver follows. Stochastic games receive a PRNG `key`.
+    Subclass [`minimax.AbstractZeroSumGame`][] (implement `value`) or
+    [`minimax.AbstractGeneralSumGame`][] (implement `losses`), and `equilibrium`. Stochastic games
+    receive a PRNG `key`.
     """
 
     @abc.abstractmethod
@@ -98,12 +105,33 @@ class AbstractGame(eqx.Module):
     ) -> tuple[Scalar, Scalar]:
         """The two players' losses `(loss0, loss1)` at `players = (x, y)`."""
 
+    @abc.abstractmethod
+    def field(
+        self, params: Players, static: Players, args: Any = None, key: PRNGKeyArray | None = None
+    ) -> Players:
+        """`F` as a function of the trainable arrays alone: `params` and `static` are the two
+        halves of [`minimax.split_players`][]`(players)`. Rules that differentiate the field
+        (consensus, SGA, CGD) take its Jacobian through this."""
+
+    @abc.abstractmethod
+    def equilibrium(self, near: Players | None = None) -> Players:
+        """An equilibrium `(x*, y*)` in closed form: where there are many, the one nearest
+        `near` (the minimum-norm one if `near` is None); `near` is ignored where it is unique.
+        Raises `NotImplementedError` for a game with no known closed form."""
+
+    def vector_field(
+        self, players: Players, args: Any = None, key: PRNGKeyArray | None = None
+    ) -> Players:
+        """The pair `F(x, y)`: each player's gradient of its own loss, at the same point
+        (non-trainable leaves are `None`)."""
+        return self.field(*split_players(players), args, key)
+
     def gradient(
         self, player: int, players: Players, args: Any = None, key: PRNGKeyArray | None = None
     ) -> PyTree:
         """The gradient of player `player`'s (0 or 1) own loss with respect to its trainable
         leaves, the other player held fixed (non-trainable leaves are `None`)."""
-        params, static = eqx.partition(tuple(players), eqx.is_inexact_array)
+        params, static = split_players(players)
 
         def own_loss(own):
             pair = (own, params[1]) if player == 0 else (params[0], own)
@@ -111,13 +139,12 @@ class AbstractGame(eqx.Module):
 
         return jax.grad(own_loss)(params[player])
 
-    def vector_field(
-        self, players: Players, args: Any = None, key: PRNGKeyArray | None = None
-    ) -> Players:
-        """Both players' [`gradient`][minimax.AbstractGame.gradient]s at the same point: the pair
-        `F(x, y)`."""
+
+class AbstractGeneralSumGame(AbstractGame):
+    """A game given by both players' losses; subclasses implement `losses` and `equilibrium`."""
+
+    def field(self, params, static, args=None, key=None):
         # One forward pass, pulled back twice: a GAN's generator runs once, not once per player.
-        params, static = eqx.partition(tuple(players), eqx.is_inexact_array)
         losses, pull_back = jax.vjp(
             lambda p: self.losses(eqx.combine(p, static), args, key), params
         )
@@ -129,7 +156,7 @@ class AbstractGame(eqx.Module):
 
 class AbstractZeroSumGame(AbstractGame):
     r"""A zero-sum game $\min_x \max_y f(x, y)$: `loss0 = f`, `loss1 = -f`. Subclasses implement
-    `value`; both players' gradients come from one backward pass of it."""
+    `value` and `equilibrium`; both players' gradients come from one backward pass of `value`."""
 
     @abc.abstractmethod
     def value(
@@ -141,10 +168,16 @@ class AbstractZeroSumGame(AbstractGame):
         f = self.value(*players, args, key)
         return f, -f
 
-    def vector_field(self, players, args=None, key=None):
-        params, static = eqx.partition(players, eqx.is_inexact_array)
+    def field(self, params, static, args=None, key=None):
         gx, gy = jax.grad(lambda p: self.value(*eqx.combine(p, static), args, key))(params)
         return gx, jax.tree.map(jnp.negative, gy)
+
+
+def _no_closed_form(game: AbstractGame):
+    raise NotImplementedError(
+        f"A {type(game).__name__} defined by functions has no closed-form equilibrium; compute "
+        "one (e.g. a long run of minimax.solve) or subclass it and implement `equilibrium`."
+    )
 
 
 class ZeroSumGame(AbstractZeroSumGame):
@@ -170,8 +203,11 @@ class ZeroSumGame(AbstractZeroSumGame):
     def value(self, x, y, args=None, key=None):
         return _scalar(_call(self.fn, "fn", x, y, args, key), "fn")
 
+    def equilibrium(self, near=None):
+        _no_closed_form(self)
 
-class GeneralSumGame(AbstractGame):
+
+class GeneralSumGame(AbstractGeneralSumGame):
     """A general-sum game: player 0 minimises `loss0(x, y, args)` over `x`, player 1 minimises
     `loss1(x, y, args)` over `y`. Stochastic losses take a `key=` keyword, as in
     [`minimax.ZeroSumGame`][].
@@ -185,3 +221,6 @@ class GeneralSumGame(AbstractGame):
             _scalar(_call(self.loss0, "loss0", *players, args, key), "loss0"),
             _scalar(_call(self.loss1, "loss1", *players, args, key), "loss1"),
         )
+
+    def equilibrium(self, near=None):
+        _no_closed_form(self)

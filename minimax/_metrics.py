@@ -49,7 +49,7 @@ class Cycling(NamedTuple):
     r"""The shape of a transient, all lengths relative to the starting distance
     `d_0 = |z_0 - z^*|`, with `z_t = (x_t, y_t)` flattened and `d_t = |z_t - z^*|`:
 
-    - `first_step`: `|z_1 - z_0| / d_0`.
+    - `first_move`: `|z_1 - z_0| / d_0`, the length of the first step.
     - `overshoot`: $\max_t d_t / d_0$ (1 when the run never moves further away than it started).
     - `path_length`: $\sum_t |z_{t+1} - z_t| / d_0$ (1 for a straight line into `z^*`).
     - `rotations`: the total angle swept by `z_t - z^*` until `steps_to_tol`,
@@ -60,7 +60,7 @@ class Cycling(NamedTuple):
       (`inf` if the run ends outside the tolerance).
     """
 
-    first_step: Scalar
+    first_move: Scalar
     overshoot: Scalar
     path_length: Scalar
     rotations: Scalar
@@ -84,7 +84,7 @@ def cycling(trajectory: Players, equilibrium: Players, *, tol: float = 1e-3) -> 
     >>> import jax.numpy as jnp, minimax as mx
     >>> line = (jnp.array([1.0, 0.5, 0.0]), jnp.zeros(3))  # straight into the equilibrium
     >>> report = mx.cycling(line, (jnp.array(0.0), jnp.array(0.0)))
-    >>> print(report.first_step, report.path_length, report.rotations, report.steps_to_tol)
+    >>> print(report.first_move, report.path_length, report.rotations, report.steps_to_tol)
     0.5 1.0 0.0 2.0
 
     ```
@@ -105,7 +105,7 @@ def cycling(trajectory: Players, equilibrium: Players, *, tol: float = 1e-3) -> 
     steps_to_tol = jnp.where(outside[-1], jnp.inf, last_out.astype(d.dtype))
     before_tol = jnp.arange(angles.shape[0]) < steps_to_tol
     return Cycling(
-        first_step=steps[0] / d0,
+        first_move=steps[0] / d0,
         overshoot=jnp.max(d) / d0,
         path_length=jnp.sum(steps) / d0,
         rotations=jnp.sum(jnp.where(before_tol, angles, 0)) / (2 * jnp.pi),

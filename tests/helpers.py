@@ -19,11 +19,7 @@ def games_table():
     """The problems every generic test runs on, with fixed seeds (float64: tests enable x64)."""
     import games
 
-    key = jax.random.key(0)
-    return {
-        "bilinear": games.Bilinear.random(key, 6, 4, sigma_min=0.5, linear=True),
-        "quadratic": games.QuadraticSaddle.random(key, 6, 4, mu=0.1, linear=True),
-    }
+    return games.matrix_games(jax.random.key(0), 6, 4)
 
 
 def start(game, seed=1):

@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
-import minimax._demos.compare
-import minimax._demos.gan
+import minimax.demos.compare
+import minimax.demos.gan
 from minimax.__main__ import main
 
 
@@ -31,8 +31,8 @@ def no_tqdm(monkeypatch):
     monkeypatch.setitem(sys.modules, "tqdm.auto", None)
 
 
-def first_step_ratios(printed: str, game: str) -> list[str]:
-    """The `fixed / legacy = ratio` ratios of the first_step column, for each row of `game`."""
+def first_move_ratios(printed: str, game: str) -> list[str]:
+    """The `fixed / legacy = ratio` ratios of the first_move column, for each row of `game`."""
     rows = [line for line in printed.splitlines() if line.startswith(f"| {game} ")]
     return [row.split("|")[4].split("=")[1].strip() for row in rows]
 
@@ -42,12 +42,12 @@ def test_compare(workdir, capsys):
     printed = capsys.readouterr().out
     header = next(line for line in printed.splitlines() if line.startswith("| game "))
     assert [cell.strip() for cell in header.strip("|").split("|")] == [
-        "game", "beta/alpha", "lr", "first_step", "overshoot", "path_length", "rotations",
+        "game", "beta/alpha", "lr", "first_move", "overshoot", "path_length", "rotations",
         "steps_to_tol",
     ]  # fmt: skip
     # The fixed rule's first step is alpha / (alpha + beta) of the legacy one: 1/2, then 1/5.
-    assert first_step_ratios(printed, "bilinear") == ["0.500", "0.200"]
-    assert first_step_ratios(printed, "quadratic") == ["0.500", "0.200"]
+    assert first_move_ratios(printed, "bilinear") == ["0.500", "0.200"]
+    assert first_move_ratios(printed, "quadratic") == ["0.500", "0.200"]
     assert "lr = 0.4 / (alpha + beta)" in printed
     assert (workdir / "compare.png").stat().st_size > 10_000
 
@@ -56,7 +56,7 @@ def test_compare_given_lr_and_no_suffix(workdir, capsys):
     main(["compare", "--game", "bilinear", "--steps", "30", "--dim", "2", "--beta", "2"]
          + ["--lr", "0.1", "--out", "fig"])  # fmt: skip
     printed = capsys.readouterr().out
-    assert "lr = 0.1 in every row" in printed and first_step_ratios(printed, "bilinear") == [
+    assert "lr = 0.1 in every row" in printed and first_move_ratios(printed, "bilinear") == [
         "0.333"
     ]
     assert "Figure written to fig.png" in printed and (workdir / "fig.png").exists()
@@ -124,8 +124,8 @@ def no_work(monkeypatch):
     def started(*args, **kwargs):
         raise AssertionError("the command started working before rejecting its options")
 
-    monkeypatch.setattr(minimax._demos.compare, "compare", started)
-    monkeypatch.setattr(minimax._demos.gan, "train", started)
+    monkeypatch.setattr(minimax.demos.compare, "compare", started)
+    monkeypatch.setattr(minimax.demos.gan, "train", started)
 
 
 @pytest.mark.parametrize("argv, message", BAD_OPTIONS, ids=[" ".join(a) for a, _ in BAD_OPTIONS])

@@ -17,7 +17,7 @@ def test_metrics_on_a_hand_computed_spiral():
     r = 0.5**t
     trajectory = ((r * jnp.cos(t * jnp.pi / 2))[:, None], (r * jnp.sin(t * jnp.pi / 2))[:, None])
     report = mx.cycling(trajectory, ORIGIN, tol=0.1)
-    np.testing.assert_allclose(report.first_step, np.hypot(1, 0.5))
+    np.testing.assert_allclose(report.first_move, np.hypot(1, 0.5))
     np.testing.assert_allclose(report.overshoot, 1.0)
     np.testing.assert_allclose(report.rotations, 0.75, rtol=1e-12)
     np.testing.assert_allclose(report.distance, 0.125)
@@ -37,9 +37,9 @@ def test_overshoot_counts_excursions_and_vmaps():
 
 
 KEY = jax.random.key(0)
-COMPARISON = {  # name: (game, learning rate)
-    "bilinear": (games.Bilinear.random(KEY, 10, sigma_min=0.5), 0.2),
-    "quadratic": (games.QuadraticSaddle.random(KEY, 10, 8, mu=0.1, linear=True), 0.1),
+COMPARISON = {  # name: (game, learning rate), the benchmark's games
+    "bilinear": (games.matrix_games(KEY, 10)["bilinear"], 0.2),
+    "quadratic": (games.matrix_games(KEY, 10, 8)["quadratic"], 0.1),
 }
 
 

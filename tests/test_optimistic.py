@@ -57,7 +57,7 @@ def test_first_step_ratio(alpha, beta):
     for first_step in ("fixed", "legacy"):
         solver = mx.Simultaneous(mx.optimistic_gradient(0.1, alpha, beta, first_step=first_step))
         sol = mx.solve(game, solver, players, steps=1)
-        lengths.append(mx.cycling(sol.trajectory, game.equilibrium()).first_step)
+        lengths.append(mx.cycling(sol.trajectory, game.equilibrium()).first_move)
     # Exact up to the rounding of z_1 - z_0 (a tiny step taken from a unit-sized point).
     np.testing.assert_allclose(lengths[0] / lengths[1], alpha / (alpha + beta), rtol=1e-11)
 

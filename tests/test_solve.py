@@ -326,7 +326,7 @@ def test_bad_arguments():
         mx.solve(GAME, optax.sgd(0.1), Z0, steps=1)
     with pytest.raises(TypeError, match="`optimizer`.*function sgd: call it"):
         mx.Simultaneous(optax.sgd)
-    with pytest.raises(TypeError, match="`optimizer_max`.*solver Simultaneous"):
+    with pytest.raises(TypeError, match="`optimizer_y`.*solver Simultaneous"):
         mx.Simultaneous(optax.sgd(0.1), SOLVER)
     with pytest.raises(TypeError, match="`key` was given.*`fn` takes no `key`"):
         bilinear = mx.ZeroSumGame(lambda x, y, a: x @ y)

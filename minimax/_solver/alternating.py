@@ -17,20 +17,13 @@ class Alternating(AbstractOptaxSolver):
     volume-preserving and cycles for ever (Bailey, Gidel, Piliouras 2020), where simultaneous
     GDA spirals outwards. A stochastic game gets independent keys for the two half-steps.
 
-    **Arguments:**
-
-    - `optimizer`: an optax `GradientTransformation` for player 0 (`x`), and for player 1 too
-      unless `optimizer_max` is given.
-    - `optimizer_max`: an optax `GradientTransformation` for player 1 (`y`), optional.
+    **Arguments:** `optimizer` and, optionally, `optimizer_y`, as in
+    [`minimax.AbstractOptaxSolver`][].
 
     **References:** Bailey, Gidel, Piliouras (2020), *Finite regret and cycles with fixed
     step-size via alternating gradient descent-ascent*, COLT; Gidel et al. (2019), *Negative
     momentum for improved game dynamics*, AISTATS.
     """
-
-    # Checked by `__check_init__`, with a clearer message than a type checker's.
-    optimizer: Any
-    optimizer_max: Any = None
 
     def step(
         self,
@@ -40,7 +33,6 @@ class Alternating(AbstractOptaxSolver):
         args: Any = None,
         key: PRNGKeyArray | None = None,
     ) -> tuple[Players, SolverState]:
-        players = tuple(players)
         kx, ky = (None, None) if key is None else jax.random.split(key)
         x, sx = self._move(0, players, game.gradient(0, players, args, kx), state.opt_states[0])
         gy = game.gradient(1, (x, players[1]), args, ky)

@@ -5,7 +5,7 @@ import equinox as eqx
 import optax
 from jaxtyping import PRNGKeyArray, PyTree
 
-from .._game import AbstractGame, Players
+from .._game import AbstractGame, Players, split_players
 from .._misc import check_optimizer
 from .._results import RESULTS
 
@@ -64,20 +64,27 @@ class SolverState(eqx.Module):
 
 
 class AbstractOptaxSolver(AbstractSolver[SolverState]):
-    """A solver that moves each player with its own optax optimizer: `optimizer` for player 0
-    (`x`), and `optimizer_max` for player 1 (`y`), or `optimizer` again if that is `None`.
-    Subclasses decide where the gradients are taken."""
+    """A solver that moves each player with its own optax optimizer; subclasses decide where
+    the gradients are taken.
 
-    optimizer: eqx.AbstractVar[optax.GradientTransformation]
-    optimizer_max: eqx.AbstractVar[optax.GradientTransformation | None]
+    **Arguments** (of every subclass):
+
+    - `optimizer`: an optax `GradientTransformation` for player 0 (`x`), and for player 1 (`y`)
+      too unless `optimizer_y` is given.
+    - `optimizer_y`: an optax `GradientTransformation` for player 1 (`y`), optional.
+    """
+
+    # Checked by `__check_init__`, with a clearer message than a type checker's.
+    optimizer: Any
+    optimizer_y: Any = None
 
     def __check_init__(self):
         check_optimizer("optimizer", self.optimizer)
-        if self.optimizer_max is not None:
-            check_optimizer("optimizer_max", self.optimizer_max)
+        if self.optimizer_y is not None:
+            check_optimizer("optimizer_y", self.optimizer_y)
 
     def _optimizer(self, player: int) -> optax.GradientTransformation:
-        return self.optimizer if player == 0 or self.optimizer_max is None else self.optimizer_max
+        return self.optimizer if player == 0 or self.optimizer_y is None else self.optimizer_y
 
     def init(
         self,
@@ -86,7 +93,7 @@ class AbstractOptaxSolver(AbstractSolver[SolverState]):
         args: Any = None,
         key: PRNGKeyArray | None = None,
     ) -> SolverState:
-        params = eqx.filter(tuple(players), eqx.is_inexact_array)
+        params, _ = split_players(players)
         opt_states = tuple(self._optimizer(i).init(p) for i, p in enumerate(params))
         return SolverState(opt_states)
 

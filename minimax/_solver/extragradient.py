@@ -21,20 +21,13 @@ class ExtraGradient(AbstractOptaxSolver):
     gradient, its one-call approximation. A stochastic game gets independent keys for the two
     half-steps.
 
-    **Arguments:**
-
-    - `optimizer`: an optax `GradientTransformation` for player 0 (`x`), and for player 1 too
-      unless `optimizer_max` is given.
-    - `optimizer_max`: an optax `GradientTransformation` for player 1 (`y`), optional.
+    **Arguments:** `optimizer` and, optionally, `optimizer_y`, as in
+    [`minimax.AbstractOptaxSolver`][].
 
     **References:** Korpelevich (1976), *The extragradient method for finding saddle points and
     other problems*; Gidel, Berard, Vignoud, Vincent, Lacoste-Julien (2019), *A variational
     inequality perspective on generative adversarial networks*, ICLR.
     """
-
-    # Checked by `__check_init__`, with a clearer message than a type checker's.
-    optimizer: Any
-    optimizer_max: Any = None
 
     def step(
         self,
@@ -44,7 +37,6 @@ class ExtraGradient(AbstractOptaxSolver):
         args: Any = None,
         key: PRNGKeyArray | None = None,
     ) -> tuple[Players, SolverState]:
-        players = tuple(players)
         k_look, k_move = (None, None) if key is None else jax.random.split(key)
         ahead, _ = self._move_both(players, game.vector_field(players, args, k_look), state)
         return self._move_both(players, game.vector_field(ahead, args, k_move), state)

@@ -15,11 +15,8 @@ class Simultaneous(AbstractOptaxSolver):
     With [`minimax.optimistic_gradient`][] this is optimistic gradient descent-ascent (OGDA);
     with `optax.sgd` it is simultaneous gradient descent-ascent (GDA).
 
-    **Arguments:**
-
-    - `optimizer`: an optax `GradientTransformation` for player 0 (`x`), and for player 1 too
-      unless `optimizer_max` is given.
-    - `optimizer_max`: an optax `GradientTransformation` for player 1 (`y`), optional.
+    **Arguments:** `optimizer` and, optionally, `optimizer_y`, as in
+    [`minimax.AbstractOptaxSolver`][].
 
     ```python
     >>> import jax.numpy as jnp, minimax as mx
@@ -34,10 +31,6 @@ class Simultaneous(AbstractOptaxSolver):
     ```
     """
 
-    # Checked by `__check_init__`, with a clearer message than a type checker's.
-    optimizer: Any
-    optimizer_max: Any = None
-
     def step(
         self,
         game: AbstractGame,
@@ -46,5 +39,4 @@ class Simultaneous(AbstractOptaxSolver):
         args: Any = None,
         key: PRNGKeyArray | None = None,
     ) -> tuple[Players, SolverState]:
-        players = tuple(players)
         return self._move_both(players, game.vector_field(players, args, key), state)

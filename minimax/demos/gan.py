@@ -27,6 +27,28 @@ DEFAULT_OUT = "minimax-gan.png"
 _CHUNKS = 40  # progress-bar updates per run
 
 
+class GanRecipe(NamedTuple):
+    """The training recipe; each field is the command-line option of the same name."""
+
+    kind: str = "ring"
+    batch_size: int = 256
+    width: int = 64
+    depth: int = 2
+    latent_size: int = 16
+    steps: int = 10_000
+    seed: int = 0
+    lr: float = 1e-3
+    lr_d: float | None = None
+    decay_to: float = 0.1
+    alpha: float = 1.0
+    beta: float = 1.0
+    b1: float = 0.5
+    b2: float = 0.9
+    first_step: str = "fixed"
+    snapshots: int = 5
+    no_progress: bool = False
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -47,60 +69,44 @@ def make_parser() -> argparse.ArgumentParser:
     data.add_argument(
         "--kind",
         choices=("ring", "grid"),
-        default="ring",
         help="the mixture: 8 Gaussians on a ring of radius 2 (std 0.02), or a 5x5 grid (std "
         "0.05); the grid is much harder: in our runs this recipe covered about half of its 25 "
         "modes with --steps 20000",
     )
-    data.add_argument("--batch-size", type=_cli.positive_int, default=256, help="samples per step")
-    data.add_argument("--width", type=_cli.positive_int, default=64, help="hidden units per layer")
-    data.add_argument("--depth", type=_cli.positive_int, default=2, help="hidden layers")
-    data.add_argument(
-        "--latent-size", type=_cli.positive_int, default=16, help="generator input size"
-    )
+    data.add_argument("--batch-size", type=_cli.positive_int, help="samples per step")
+    data.add_argument("--width", type=_cli.positive_int, help="hidden units per layer")
+    data.add_argument("--depth", type=_cli.positive_int, help="hidden layers")
+    data.add_argument("--latent-size", type=_cli.positive_int, help="generator input size")
     train = parser.add_argument_group("training")
-    train.add_argument("--steps", type=_cli.positive_int, default=10_000, help="training steps")
-    train.add_argument(
-        "--seed", type=_cli.seed, default=0, help="random seed (weights and batches)"
-    )
-    train.add_argument(
-        "--lr", type=_cli.positive_float, default=1e-3, help="learning rate of the generator"
-    )
+    train.add_argument("--steps", type=_cli.positive_int, help="training steps")
+    train.add_argument("--seed", type=_cli.seed, help="random seed (weights and batches)")
+    train.add_argument("--lr", type=_cli.positive_float, help="learning rate of the generator")
     train.add_argument(
         "--lr-d",
         type=_cli.positive_float,
-        default=None,
         help="learning rate of the discriminator; None: the same as --lr (default: %(default)s)",
     )
     train.add_argument(
         "--decay-to",
         type=_cli.fraction,
-        default=0.1,
         help="cosine-decay both learning rates to this fraction of their start by the last step "
         "(1 keeps them constant)",
     )
     train.add_argument(
         "--alpha",
         type=_cli.positive_float,
-        default=1.0,
         help="optimistic weight of the current direction: u_t = (alpha + beta) r_t - beta r_{t-1}",
     )
     train.add_argument(
         "--beta",
         type=_cli.non_negative_float,
-        default=1.0,
         help="optimistic weight of the correction r_t - r_{t-1} (0: plain Adam)",
     )
-    train.add_argument(
-        "--b1", type=_cli.decay_rate, default=0.5, help="Adam's first-moment decay, in [0, 1)"
-    )
-    train.add_argument(
-        "--b2", type=_cli.decay_rate, default=0.9, help="Adam's second-moment decay, in [0, 1)"
-    )
+    train.add_argument("--b1", type=_cli.decay_rate, help="Adam's first-moment decay, in [0, 1)")
+    train.add_argument("--b2", type=_cli.decay_rate, help="Adam's second-moment decay, in [0, 1)")
     train.add_argument(
         "--first-step",
         choices=("fixed", "legacy"),
-        default="fixed",
         help="optimistic first step: 'fixed' takes r_{-1} = r_0 (a first step of lr * alpha * "
         "r_0); 'legacy' takes r_{-1} = 0, a first step (alpha + beta) / alpha times larger",
     )
@@ -109,10 +115,10 @@ def make_parser() -> argparse.ArgumentParser:
     out.add_argument(
         "--snapshots",
         type=_cli.positive_int,
-        default=5,
         help="how many points of training to show in the figure (start and end included)",
     )
     out.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.set_defaults(**GanRecipe()._asdict())
     return parser
 
 
@@ -134,7 +140,7 @@ class GanRun(NamedTuple):
     seconds: float
 
 
-def _solver(args: argparse.Namespace) -> mx.Simultaneous:
+def _solver(args: GanRecipe) -> mx.Simultaneous:
     def opt(lr):
         if args.decay_to < 1:
             lr = optax.cosine_decay_schedule(lr, args.steps, alpha=args.decay_to)
@@ -145,8 +151,8 @@ def _solver(args: argparse.Namespace) -> mx.Simultaneous:
     return mx.Simultaneous(opt(args.lr), opt(args.lr if args.lr_d is None else args.lr_d))
 
 
-def train(args: argparse.Namespace) -> GanRun:
-    """Train with the options of [`make_parser`][]; `main` prints and plots the result."""
+def train(args: GanRecipe) -> GanRun:
+    """Train with `args`; `main` prints and plots the result."""
     game = games.MixtureGAN(args.kind, batch_size=args.batch_size, latent_size=args.latent_size)
     solver = _solver(args)
     key_init, key_train, key_eval = jax.random.split(jax.random.key(args.seed), 3)
@@ -244,7 +250,7 @@ def main(argv: list[str] | None = None) -> None:
         f"lr={args.lr:g}/{lr_d:g}, alpha={args.alpha:g}, beta={args.beta:g}, b1={args.b1:g}, "
         f"b2={args.b2:g}, first_step={args.first_step!r})), seed {args.seed}"
     )
-    run = train(args)
+    run = train(GanRecipe(**{name: getattr(args, name) for name in GanRecipe._fields}))
     m = run.metrics
     print(
         f"modes covered: {int(m.modes_covered)} of {run.game.num_modes}\n"

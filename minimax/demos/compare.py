@@ -34,7 +34,7 @@ from . import _cli
 
 RULES = ("fixed", "legacy")
 GAMES = ("bilinear", "quadratic")
-METRICS = ("first_step", "overshoot", "path_length", "rotations", "steps_to_tol")
+METRICS = ("first_move", "overshoot", "path_length", "rotations", "steps_to_tol")
 STEP = 0.4  # the default lr * (alpha + beta)
 DEFAULT_OUT = "minimax-compare.png"
 
@@ -59,17 +59,11 @@ class Row(NamedTuple):
     runs: dict  # rule -> Run
 
 
-def make_game(name: str, dim: int, key):
-    if name == "bilinear":
-        return games.Bilinear.random(key, dim, sigma_min=0.5)
-    return games.QuadraticSaddle.random(key, dim, mu=0.1, linear=True)
-
-
 def compare(name: str, dim: int, seed: int, settings, *, steps: int, tol: float) -> list[Row]:
     """Run both rules on game `name` from one start, for each `(alpha, beta, lr)` in `settings`.
     The hyperparameters are traced: one compilation per game serves every setting."""
     kg, kx, ky = jax.random.split(jax.random.fold_in(jax.random.key(seed), len(name)), 3)
-    game = make_game(name, dim, kg)
+    game = games.matrix_games(kg, dim)[name]
     players = jax.random.normal(kx, (dim,)), jax.random.normal(ky, (dim,))
     eq = game.equilibrium(near=players)
 
@@ -97,7 +91,7 @@ def _value(metric: str, value: float) -> str:
         return "inf" if np.isinf(value) else f"{value:.0f}"
     if metric == "overshoot":
         return f"{value:.3f}"
-    return f"{value:#.3g}" if metric == "first_step" else f"{value:#.4g}"
+    return f"{value:#.3g}" if metric == "first_move" else f"{value:#.4g}"
 
 
 def _cell(metric: str, fixed: Run, legacy: Run) -> str:
@@ -187,7 +181,7 @@ def make_parser() -> argparse.ArgumentParser:
         epilog=(
             "The default learning rate 0.4 / (alpha + beta) keeps every setting at about the same "
             "fraction of OGDA's stability limit, lr (alpha + beta) |lambda| < ~1 (see the "
-            "docstring of minimax._demos.compare)."
+            "docstring of minimax.demos.compare)."
         ),
     )
     parser.add_argument("--game", choices=[*GAMES, "both"], default="both", help="(default both)")
@@ -268,7 +262,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(table(rows))
     print(
-        "\nThe first_step ratio is alpha / (alpha + beta) by construction. A steps_to_tol ratio "
+        "\nThe first_move ratio is alpha / (alpha + beta) by construction. A steps_to_tol ratio "
         "near 1 means\nthat the fix removes a transient, not that it changes the rate of "
         "convergence. The gap also grows\nwith the step lr (alpha + beta): try --game bilinear "
         "--beta 4 --lr 0.2. One seed here;\ndocs/cycling.md has 10 seeds with confidence "
