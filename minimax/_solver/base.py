@@ -26,6 +26,11 @@ class AbstractSolver(eqx.Module, Generic[State]):
 
     The driver counts the steps (and draws step `t`'s key as `fold_in(key, t)`); a solver keeps
     in its state only what its update rule needs.
+
+    What `step` returns as `players` is what a run records and returns. A solver whose answer is
+    not its last iterate (an average, lookahead's slow weights) returns that answer and keeps the
+    iterate in its state, so `solve` records the right sequence and `sol.players` with
+    `sol.state` still resume the run exactly.
     """
 
     @abc.abstractmethod
