@@ -1,5 +1,6 @@
 """minimax: two-player min-max games in JAX."""
 
+from ._analysis import LinearisedRate as LinearisedRate, linearised_rate as linearised_rate
 from ._checkpoint import (
     CheckpointError as CheckpointError,
     load_checkpoint as load_checkpoint,
