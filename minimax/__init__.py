@@ -30,10 +30,17 @@ from ._optimistic import (
 from ._results import RESULTS as RESULTS
 from ._solve import RunState as RunState, Solution as Solution, solve as solve
 from ._solver import (
+    ACGD as ACGD,
+    CGD as CGD,
+    SGA as SGA,
     AbstractOptaxSolver as AbstractOptaxSolver,
     AbstractSolver as AbstractSolver,
     Alternating as Alternating,
+    Averaging as Averaging,
+    ConsensusOptimization as ConsensusOptimization,
     ExtraGradient as ExtraGradient,
+    Lookahead as Lookahead,
+    PastExtraGradient as PastExtraGradient,
     Simultaneous as Simultaneous,
     SolverState as SolverState,
 )

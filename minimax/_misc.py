@@ -146,3 +146,16 @@ def arg_type(convert: Callable[[str], Any], check: Callable[..., Any], **bounds:
 
     parse.__name__ = getattr(convert, "__name__", "value")  # argparse's name for the type
     return parse
+
+
+def check_solver(name: str, value: Any) -> None:
+    """A minimax solver (anything with `init`, `step` and `result`), with a hint when an optax
+    optimizer is given instead."""
+    if all(callable(getattr(value, method, None)) for method in ("init", "step", "result")):
+        return
+    if callable(getattr(value, "init", None)) and callable(getattr(value, "update", None)):
+        raise TypeError(
+            f"`{name}` must be a minimax solver, got an optax GradientTransformation; wrap it in "
+            "one, e.g. `minimax.Simultaneous(optimizer)`."
+        )
+    raise TypeError(f"`{name}` must be a minimax solver (an AbstractSolver), got {value!r}.")

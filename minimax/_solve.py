@@ -51,6 +51,9 @@ def initial_state(
     )
 
 
+_initial_state = eqx.filter_jit(initial_state)
+
+
 class Solution(eqx.Module):
     """The outcome of [`minimax.solve`][].
 
@@ -94,6 +97,8 @@ def _select(pred, on_true, on_false):
 def _loop(cond, body, carry, max_steps: int, **kwargs):
     # Checkpointed: reverse-mode differentiable with memory that grows like the number of
     # checkpoints, not of steps, and still a plain while loop (early exit) when not differentiated.
+    if max_steps == 0:
+        return carry
     return eqxi.while_loop(cond, body, carry, max_steps=max_steps, kind="checkpointed", **kwargs)
 
 
@@ -119,8 +124,6 @@ def _report_progress(info, step, done) -> None:
 
 @eqx.filter_jit
 def _solve(game, solver, players, state, args, key, progress, steps, save_every, save) -> Solution:
-    if state is None:
-        state = initial_state(game, solver, players, args, key)
     arrays, static = eqx.partition(players, eqx.is_array)
     start = state.step
     ok_start = _all_finite((arrays, state.solver))
@@ -419,13 +422,13 @@ def solve(
             lambda p: eqx.filter(p if save is None else save(p, args), eqx.is_array), players
         )
         _check_memory(row, full + 1 + (rest > 0), save_every)
+    if state is None:  # compiled apart, so that a fresh and a resumed run share `_solve`
+        state = _initial_state(game, solver, players, args, key)
     info = None
     if progress:
-        start = 0 if state is None else state.step
-        info = jnp.stack([jnp.asarray(next(_PROGRESS_IDS)), start, start + steps]).astype(int)
+        info = jnp.stack([jnp.asarray(next(_PROGRESS_IDS)), state.step, state.step + steps])
+        info = info.astype(int)
     if checkpoint is not None:
-        if state is None:
-            state = initial_state(game, solver, players, args, key)
         return _run_with_checkpoints(
             game, solver, players, state, args, key, steps, save_every, save, throw, info,
             checkpoint, checkpoint_every,

@@ -1,8 +1,14 @@
 from .alternating import Alternating as Alternating
+from .averaging import Averaging as Averaging
 from .base import (
     AbstractOptaxSolver as AbstractOptaxSolver,
     AbstractSolver as AbstractSolver,
     SolverState as SolverState,
 )
+from .cgd import ACGD as ACGD, CGD as CGD
+from .consensus import ConsensusOptimization as ConsensusOptimization
 from .extragradient import ExtraGradient as ExtraGradient
+from .lookahead import Lookahead as Lookahead
+from .past_extragradient import PastExtraGradient as PastExtraGradient
+from .sga import SGA as SGA
 from .simultaneous import Simultaneous as Simultaneous

@@ -1,0 +1,87 @@
+from typing import Any
+
+import equinox as eqx
+import optax
+from jaxtyping import PRNGKeyArray
+
+from .._game import AbstractGame, Players
+from .._results import RESULTS
+from .base import AbstractOptaxSolver, SolverState
+
+
+class PastExtraGradientState(eqx.Module):
+    """State of [`minimax.PastExtraGradient`][].
+
+    **Fields:**
+
+    - `opt_states`: each player's optax state.
+    - `gradient`: the field at the last extrapolated point, $F(z_{t-1/2})$, with which the next
+      step extrapolates; $F(z_0)$ before the first step.
+    """
+
+    opt_states: tuple[optax.OptState, optax.OptState]
+    gradient: Players
+
+
+class PastExtraGradient(AbstractOptaxSolver):
+    r"""Extra-gradient with extrapolation from the past (Popov 1980): extra-gradient's
+    look-ahead, taken with the gradient of the *previous* look-ahead, so one evaluation of the
+    game's [vector field][minimax.AbstractGame.vector_field] `F` per step,
+
+    $$z_{t+1/2} = z_t + \mathrm{opt}\big(F(z_{t-1/2})\big), \qquad
+    z_{t+1} = z_t + \mathrm{opt}\big(F(z_{t+1/2})\big),$$
+
+    with $z_{-1/2} = z_0$: the first look-ahead uses $F(z_0)$, evaluated by `init`. This is the
+    initialisation the convergence proofs assume, and with it, for `optax.sgd(eta)`, the
+    extrapolated points $z_{t+1/2}$ are exactly the iterates of optimistic gradient
+    descent-ascent, `Simultaneous(minimax.optimistic_gradient(eta))` with its fixed first step:
+    $z_{t+3/2} = z_{t+1/2} - \eta\big(2F(z_{t+1/2}) - F(z_{t-1/2})\big)$. The players $z_t$ are
+    what a run records; `solver.extrapolate(players, state)` gives the point $z_{t+1/2}$ at
+    which the next step will take its gradient.
+
+    As in [`minimax.ExtraGradient`][], the look-ahead uses each optimizer's current state and
+    discards the state it returns; only the second half-step updates it. So with `optax.sgd`
+    both half-steps have step `eta`, and a stateful optimizer (Adam, momentum) sees each
+    gradient once, in the update of `z_t`. A stochastic game's step uses its key for its one
+    evaluation; `init` evaluates $F(z_0)$ with the key it is given (so a stochastic game needs
+    one there too).
+
+    **Arguments:** `optimizer` and, optionally, `optimizer_y`, as in
+    [`minimax.AbstractOptaxSolver`][].
+
+    **References:** Popov (1980), *A modification of the Arrow-Hurwicz method for search of
+    saddle points*; Gidel, Berard, Vignoud, Vincent, Lacoste-Julien (2019), *A variational
+    inequality perspective on generative adversarial networks*, ICLR (extrapolation from the
+    past).
+    """
+
+    def init(
+        self,
+        game: AbstractGame,
+        players: Players,
+        args: Any = None,
+        key: PRNGKeyArray | None = None,
+    ) -> PastExtraGradientState:
+        opt_states = super().init(game, players, args, key).opt_states
+        return PastExtraGradientState(opt_states, game.vector_field(players, args, key))
+
+    def extrapolate(self, players: Players, state: PastExtraGradientState) -> Players:
+        """The look-ahead $z_{t+1/2}$ from `players` $= z_t$ and the state before step `t`:
+        where that step takes the game's gradient."""
+        ahead, _ = self._move_both(players, state.gradient, SolverState(state.opt_states))
+        return ahead
+
+    def step(
+        self,
+        game: AbstractGame,
+        players: Players,
+        state: PastExtraGradientState,
+        args: Any = None,
+        key: PRNGKeyArray | None = None,
+    ) -> tuple[Players, PastExtraGradientState]:
+        gradient = game.vector_field(self.extrapolate(players, state), args, key)
+        players, moved = self._move_both(players, gradient, SolverState(state.opt_states))
+        return players, PastExtraGradientState(moved.opt_states, gradient)
+
+    def result(self, state: PastExtraGradientState) -> RESULTS:
+        return RESULTS.successful
