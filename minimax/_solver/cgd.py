@@ -15,8 +15,9 @@ from .._results import RESULTS
 from .base import AbstractSolver
 
 # The default `rtol` and `atol`: `eps ** 0.75` for the players' least precise floating dtype,
-# 1.8e-12 in float64 (a step agrees with a dense solve to ~1e-11 on small games) and 6.4e-6 in
-# float32 (well above the ~1e-7 rounding floor of a float32 residual, so solves converge).
+# 1.8e-12 in float64 (a step agrees with a dense solve to well within 1e-10 on small games) and
+# 6.4e-6 in float32 (well above the ~1e-7 rounding floor of a float32 residual, so solves
+# converge).
 _TOLERANCE_POWER = 0.75
 
 
@@ -43,7 +44,7 @@ class ACGDState(eqx.Module):
 
     - `count`: the number of steps taken (the bias correction's `t - 1`; its parity picks the
       player whose system is solved).
-    - `solution`: the last linear solve's solution for each player, `c = -Δ / \\sqrt{η}`
+    - `solution`: the last linear solve's solution for each player, `c = -Δ / sqrt(η)`
       (elementwise): the next solve for that player starts from it (warm start).
     - `second_moments`: each player's exponential moving average of its squared gradient.
     - `result`: the last linear solve's outcome, a [`minimax.RESULTS`][] value.
@@ -236,10 +237,10 @@ class CGD(AbstractSolver[CGDState]):
       `atol + rtol * |b_i|`, and every entry of its last update within `atol + rtol * |w_i|`.
       The default for each is `eps ** 0.75` for the least precise floating dtype of the
       players: 1.8e-12 in float64, so that a step agrees with a dense solve of the same system
-      to about 1e-11 on small games (the zero-sum matrix's eigenvalues are at least 1, so the
-      error in $\Delta x$ is at most $\eta$ times the residual), and 6.4e-6 in float32, well
-      above the rounding floor of a float32 residual, which a tolerance near `eps` would not
-      reliably reach.
+      to well within 1e-10 on small games (the zero-sum matrix's eigenvalues are at least 1,
+      so the error in $\Delta x$ is at most $\eta$ times the residual), and 6.4e-6 in
+      float32, well above the rounding floor of a float32 residual, which a tolerance near
+      `eps` would not reliably reach.
     - `max_steps`: the most iterations of each linear solve, as lineax counts them: CG
       iterations, or GMRES restart cycles (of up to 20 Krylov vectors each); a solve that has
       not converged within them fails. `None` (default) is lineax's `10 * size`, with `size`
