@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import PRNGKeyArray, PyTree, Scalar
 
+from ._misc import check_callable
+
 Players = tuple[PyTree, PyTree]
 
 
@@ -97,7 +99,34 @@ class AbstractGame(eqx.Module):
     Subclass [`minimax.AbstractZeroSumGame`][] (implement `value`) or
     [`minimax.AbstractGeneralSumGame`][] (implement `losses`), and `equilibrium`. Stochastic games
     receive a PRNG `key`.
+
+    Constraints belong to the game: `project = (project_x, project_y)` maps each player onto its
+    feasible set (`None`: unconstrained), and every solver applies it wherever it forms a point.
+    Any function of a player works, e.g. `optax.projections.projection_simplex`.
     """
+
+    project: tuple[Callable | None, Callable | None] = eqx.field(
+        default=(None, None), kw_only=True, static=True
+    )
+
+    def __check_init__(self):
+        if not isinstance(self.project, tuple) or len(self.project) != 2:
+            raise TypeError(
+                "`project` must be a pair `(project_x, project_y)` of functions or None, got "
+                f"{self.project!r}."
+            )
+        for name, fn in zip(("project[0]", "project[1]"), self.project, strict=True):
+            if fn is not None:
+                check_callable(name, fn)
+
+    def project_player(self, player: int, value: PyTree) -> PyTree:
+        """Player `player` (0 or 1) projected onto its feasible set (unchanged if unconstrained)."""
+        fn = self.project[player]
+        return value if fn is None else fn(value)
+
+    def projection(self, players: Players) -> Players:
+        """Both players projected onto their feasible sets."""
+        return tuple(self.project_player(i, p) for i, p in enumerate(players))
 
     @abc.abstractmethod
     def losses(
