@@ -45,4 +45,6 @@ from ._solver import (
     SolverState as SolverState,
 )
 
+from . import plot as plot
+
 __version__ = "0.1.0"
