@@ -1,5 +1,6 @@
 """minimax: two-player min-max games in JAX."""
 
+from . import plot as plot
 from ._analysis import LinearisedRate as LinearisedRate, linearised_rate as linearised_rate
 from ._checkpoint import (
     CheckpointError as CheckpointError,
@@ -25,6 +26,7 @@ from ._optimistic import (
     OptimisticState as OptimisticState,
     optimistic_adam as optimistic_adam,
     optimistic_gradient as optimistic_gradient,
+    optimistic_multiplicative_weights as optimistic_multiplicative_weights,
     scale_by_optimistic as scale_by_optimistic,
 )
 from ._results import RESULTS as RESULTS
@@ -41,10 +43,10 @@ from ._solver import (
     ExtraGradient as ExtraGradient,
     Lookahead as Lookahead,
     PastExtraGradient as PastExtraGradient,
+    Restarted as Restarted,
+    RestartedState as RestartedState,
     Simultaneous as Simultaneous,
     SolverState as SolverState,
 )
-
-from . import plot as plot
 
 __version__ = "0.1.0"

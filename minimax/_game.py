@@ -101,13 +101,18 @@ class AbstractGame(eqx.Module):
     receive a PRNG `key`.
 
     Constraints belong to the game: `project = (project_x, project_y)` maps each player onto its
-    feasible set (`None`: unconstrained), and every solver applies it wherever it forms a point.
-    Any function of a player works, e.g. `optax.projections.projection_simplex`.
+    feasible set (`None`: unconstrained), and every solver applies it wherever it forms a point:
+    each iterate, and the intermediate points where gradients are taken (extra-gradient's
+    look-ahead). Any function of a player works, e.g. `optax.projections.projection_simplex`;
+    it receives the whole player (a PyTree, non-trainable leaves included) and returns one of
+    the same structure. The starting point is the caller's (start feasible, e.g.
+    `game.projection(players)`), and [`minimax.Averaging`][]'s average, a convex combination of
+    projected points, is not projected again. An unconstrained game does no extra work.
     """
 
-    project: tuple[Callable | None, Callable | None] = eqx.field(
-        default=(None, None), kw_only=True, static=True
-    )
+    # `(project_x, project_y)`, each a function or None; checked by `__check_init__`, with a
+    # clearer message than a type checker's.
+    project: Any = eqx.field(default=(None, None), kw_only=True, static=True)
 
     def __check_init__(self):
         if not isinstance(self.project, tuple) or len(self.project) != 2:
@@ -120,9 +125,25 @@ class AbstractGame(eqx.Module):
                 check_callable(name, fn)
 
     def project_player(self, player: int, value: PyTree) -> PyTree:
-        """Player `player` (0 or 1) projected onto its feasible set (unchanged if unconstrained)."""
+        """Player `player` (0 or 1) projected onto its feasible set (unchanged if unconstrained).
+        The projection's floating-point arrays are cast back to the player's dtypes (e.g.
+        `optax.projections.projection_simplex` turns float32 into float64 when x64 is on)."""
         fn = self.project[player]
-        return value if fn is None else fn(value)
+        if fn is None:
+            return value
+        projected = fn(value)
+        if jax.tree.structure(projected) != jax.tree.structure(value):
+            raise TypeError(
+                f"`project[{player}]` must return a player of the same PyTree structure as it is "
+                f"given: got {jax.tree.structure(projected)} for {jax.tree.structure(value)}."
+            )
+
+        def dtype_of(new, old):
+            if eqx.is_inexact_array(old) and eqx.is_array(new) and new.dtype != old.dtype:
+                return new.astype(old.dtype)
+            return new
+
+        return jax.tree.map(dtype_of, projected, value)
 
     def projection(self, players: Players) -> Players:
         """Both players projected onto their feasible sets."""

@@ -1,4 +1,5 @@
-"""Optimistic gradient transformations with a correct first step."""
+"""Optimistic gradient transformations with a correct first step: gradient, Adam and
+multiplicative weights."""
 
 from typing import Literal, NamedTuple
 
@@ -169,4 +170,95 @@ def optimistic_adam(
         optax.scale_by_adam(b1=b1, b2=b2, eps=eps, eps_root=eps_root, nesterov=nesterov),
         scale_by_optimistic(alpha, beta, first_step=first_step),
         optax.scale_by_learning_rate(learning_rate),
+    )
+
+
+def _multiplicative_step() -> optax.GradientTransformation:
+    """Turn a log-space step `d` into the update `w * exp(d) / sum(w * exp(d)) - w` of each
+    leaf `w` of `params`, computed as a softmax of `log w + d` (shifted by its maximum)."""
+
+    def init_fn(params):
+        del params
+        return optax.EmptyState()
+
+    def update_fn(updates, state, params=None):
+        if params is None:
+            raise ValueError(
+                "optimistic_multiplicative_weights needs the current weights: call "
+                "`update(updates, state, params)` with `params` (the minimax solvers do)."
+            )
+
+        def leaf(d, w):
+            positive = w > 0
+            # log w, with log 0 = -inf and a zero (not NaN) derivative at the zeros.
+            log_w = jnp.where(positive, jnp.log(jnp.where(positive, w, 1)), -jnp.inf)
+            new = jax.nn.softmax(log_w + d.astype(w.dtype), axis=None)
+            return new - w
+
+        return jax.tree.map(leaf, updates, params), state
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+def optimistic_multiplicative_weights(
+    learning_rate: optax.ScalarOrSchedule,
+    alpha: optax.ScalarOrSchedule = 1.0,
+    beta: optax.ScalarOrSchedule = 1.0,
+    *,
+    first_step: FirstStep = "fixed",
+) -> optax.GradientTransformation:
+    r"""Optimistic multiplicative weights (OMWU, Daskalakis & Panageas 2019): the optimistic
+    direction of [`minimax.optimistic_gradient`][], taken as a multiplicative step on the
+    probability simplex,
+
+    $$u_t = (\alpha_t + \beta_t)\, g_t - \beta_t\, g_{t-1}, \qquad
+    w_{t+1} = \frac{w_t \odot e^{-\eta_t u_t}}{\sum_i w_{t,i}\, e^{-\eta_t u_{t,i}}},$$
+
+    with `g_{-1} = g_0` (`first_step="fixed"`: first exponent $-\eta_0 \alpha_0 g_0$) or
+    `g_{-1} = 0` (`first_step="legacy"`: first exponent $-\eta_0 (\alpha_0 + \beta_0) g_0$,
+    $(\alpha + \beta) / \alpha$ times larger), as in [`minimax.scale_by_optimistic`][]. With
+    `alpha = beta = 1` this is the OMWU of Daskalakis & Panageas, whose last iterate converges
+    to the equilibrium of a zero-sum matrix game with a unique equilibrium (for a small enough
+    step); `beta = 0` is plain multiplicative weights (Hedge), whose last iterate cycles away
+    from an interior equilibrium towards the boundary of the simplex.
+
+    The update is computed in the log domain, as a softmax of $\log w_t - \eta_t u_t$ shifted
+    by its maximum, so large exponents neither overflow nor underflow to an all-zero vector;
+    the optax update is $w_{t+1} - w_t$. It needs the current weights: `update` must be given
+    `params` (the minimax solvers pass them), and raises a `ValueError` otherwise.
+
+    Each array leaf of the player is one simplex: normalised over the whole leaf (all its
+    axes). A player whose leaves should form one joint simplex needs a different rule (note
+    that `optax.projections.projection_simplex` treats a whole PyTree as one simplex). The
+    weights should start on the simplex with positive entries: an entry at 0 stays at 0, as
+    under any multiplicative rule. A game that also projects onto the simplex (e.g.
+    [`games.MatrixGame`][]) changes the iterates only by rounding.
+
+    **Arguments:**
+
+    - `learning_rate`: $\eta$, a positive float or an optax schedule (or a traced scalar).
+    - `alpha`, `beta`: a positive and a non-negative float, or optax schedules.
+    - `first_step`: `"fixed"` (default) or `"legacy"`.
+
+    **Returns:** an `optax.GradientTransformation`.
+
+    **References:** Daskalakis, Panageas (2019), *Last-iterate convergence: zero-sum games and
+    constrained min-max optimization*, ITCS; Freund, Schapire (1999), *Adaptive game playing
+    using multiplicative weights*, Games and Economic Behavior.
+
+    ```python
+    >>> import jax.numpy as jnp, minimax as mx
+    >>> opt = mx.optimistic_multiplicative_weights(jnp.log(3.0))
+    >>> w = jnp.array([0.25, 0.75])
+    >>> update, state = opt.update(jnp.array([0.0, 1.0]), opt.init(w), w)
+    >>> print(jnp.round(w + update, 6))  # w * [1, 1/3] = [0.25, 0.25], renormalised
+    [0.5 0.5]
+
+    ```
+    """
+    check_scalar("learning_rate", learning_rate, low=0, low_open=True, schedule=True)
+    return optax.chain(
+        scale_by_optimistic(alpha, beta, first_step=first_step),
+        optax.scale_by_learning_rate(learning_rate),
+        _multiplicative_step(),
     )

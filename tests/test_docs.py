@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["README.md", "docs/index.md", "docs/getting-started.md", "docs/long-runs.md"]
+PAGES = [
+    "README.md",
+    "docs/index.md",
+    "docs/getting-started.md",
+    "docs/long-runs.md",
+    "docs/matrix-games.md",
+]
 
 
 @pytest.mark.parametrize("page", PAGES)

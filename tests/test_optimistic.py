@@ -148,7 +148,9 @@ def test_no_recompile_and_dtypes():
         (dict(learning_rate="fast"), "learning_rate"),
     ],
 )
-@pytest.mark.parametrize("make", [mx.optimistic_gradient, mx.optimistic_adam])
+@pytest.mark.parametrize(
+    "make", [mx.optimistic_gradient, mx.optimistic_adam, mx.optimistic_multiplicative_weights]
+)
 def test_bad_arguments(make, kwargs, match):
     kwargs = {"learning_rate": 0.1, **kwargs}
     with pytest.raises((ValueError, TypeError), match=match):

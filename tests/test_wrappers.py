@@ -43,7 +43,7 @@ def test_past_extragradient_extrapolates_along_ogda(name):
     def run(z):
         def body(carry, _):
             z, state = carry
-            return PEG.step(game, z, state), (z, PEG.extrapolate(z, state))
+            return PEG.step(game, z, state), (z, PEG.extrapolate(game, z, state))
 
         return jax.lax.scan(body, (z, PEG.init(game, z)), None, STEPS)[1]
 

@@ -15,7 +15,8 @@ class Alternating(AbstractOptaxSolver):
 
     On bilinear games alternating gradient descent-ascent neither converges nor diverges: it is
     volume-preserving and cycles for ever (Bailey, Gidel, Piliouras 2020), where simultaneous
-    GDA spirals outwards. A stochastic game gets independent keys for the two half-steps.
+    GDA spirals outwards. A stochastic game gets independent keys for the two half-steps. On
+    a constrained game `x_{t+1}` is projected before `y`'s gradient is taken there.
 
     **Arguments:** `optimizer` and, optionally, `optimizer_y`, as in
     [`minimax.AbstractOptaxSolver`][].
@@ -34,7 +35,8 @@ class Alternating(AbstractOptaxSolver):
         key: PRNGKeyArray | None = None,
     ) -> tuple[Players, SolverState]:
         kx, ky = (None, None) if key is None else jax.random.split(key)
-        x, sx = self._move(0, players, game.gradient(0, players, args, kx), state.opt_states[0])
-        gy = game.gradient(1, (x, players[1]), args, ky)
-        y, sy = self._move(1, (x, players[1]), gy, state.opt_states[1])
+        gx = game.gradient(0, players, args, kx)
+        x, sx = self._move(game, 0, players, gx, state.opt_states[0])
+        gy = game.gradient(1, (x, players[1]), args, ky)  # at the new (projected) x
+        y, sy = self._move(game, 1, (x, players[1]), gy, state.opt_states[1])
         return (x, y), SolverState((sx, sy))

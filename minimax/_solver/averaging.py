@@ -51,6 +51,14 @@ class Averaging(AbstractSolver[AveragingState]):
     oscillations of the last iterate (Yazıcı et al. 2019); its bias towards $z_0$ decays like
     $\gamma^t$.
 
+    On a constrained game the inner solver's points are projected, and the average is *not*:
+    it is a convex combination of feasible points, so it is feasible whenever the feasible set
+    is convex (a simplex, a box, a ball: what the convergence of averaged iterates assumes):
+    exactly for non-negativity, up to rounding (a few ulps) for other constraints such as the
+    simplex's sum. Projecting it would make the answer a different point from the average the
+    theory speaks of. For a non-convex feasible set the average can be infeasible: project it
+    yourself, `game.projection(sol.players)`.
+
     **Arguments:**
 
     - `solver`: any [`minimax.AbstractSolver`][], whose points are averaged; its `result` is

@@ -27,6 +27,11 @@ class AbstractSolver(eqx.Module, Generic[State]):
     The driver counts the steps (and draws step `t`'s key as `fold_in(key, t)`); a solver keeps
     in its state only what its update rule needs.
 
+    On a constrained game (see [`minimax.AbstractGame`][]'s `project`) every point a solver
+    forms, its iterates and the intermediate points at which it takes gradients, is projected
+    onto the players' feasible sets. The starting point is the caller's: start from a feasible
+    one (e.g. `game.projection(players)`).
+
     What `step` returns as `players` is what a run records and returns. A solver whose answer is
     not its last iterate (an average, lookahead's slow weights) returns that answer and keeps the
     iterate in its state, so `solve` records the right sequence and `sol.players` with
@@ -69,8 +74,15 @@ class SolverState(eqx.Module):
 
 
 class AbstractOptaxSolver(AbstractSolver[SolverState]):
-    """A solver that moves each player with its own optax optimizer; subclasses decide where
+    r"""A solver that moves each player with its own optax optimizer; subclasses decide where
     the gradients are taken.
+
+    On a constrained game every point formed is projected onto the player's feasible set
+    (the game's `project`): a move is $x \leftarrow P_X\big(x + \mathrm{opt}(g)\big)$, so
+    `optax.sgd` gives projected gradient descent-ascent, and look-ahead points (extra-gradient's
+    $z_{t+1/2}$) are projected too. The optimizer is given the current, feasible point as its
+    `params`; it may use them, as [`minimax.optimistic_multiplicative_weights`][] does to stay
+    on the simplex by itself.
 
     **Arguments** (of every subclass):
 
@@ -106,18 +118,26 @@ class AbstractOptaxSolver(AbstractSolver[SolverState]):
         return RESULTS.successful
 
     def _move(
-        self, player: int, players: Players, grad: PyTree, opt_state: optax.OptState
+        self,
+        game: AbstractGame,
+        player: int,
+        players: Players,
+        grad: PyTree,
+        opt_state: optax.OptState,
     ) -> tuple[PyTree, optax.OptState]:
-        """Player `player` after one update from `grad`, and its new optimizer state."""
+        """Player `player` after one update from `grad`, projected onto its feasible set (see
+        [`minimax.AbstractGame.project_player`][]), and its new optimizer state."""
         own = players[player]
         updates, opt_state = self._optimizer(player).update(
             grad, opt_state, eqx.filter(own, eqx.is_inexact_array)
         )
-        return eqx.apply_updates(own, updates), opt_state
+        return game.project_player(player, eqx.apply_updates(own, updates)), opt_state
 
     def _move_both(
-        self, players: Players, grads: Players, state: SolverState
+        self, game: AbstractGame, players: Players, grads: Players, state: SolverState
     ) -> tuple[Players, SolverState]:
-        """Both players after one update from `grads`, and the next state."""
-        (x, sx), (y, sy) = (self._move(i, players, grads[i], state.opt_states[i]) for i in (0, 1))
+        """Both players after one update from `grads` (each projected), and the next state."""
+        (x, sx), (y, sy) = (
+            self._move(game, i, players, grads[i], state.opt_states[i]) for i in (0, 1)
+        )
         return (x, y), SolverState((sx, sy))

@@ -228,6 +228,11 @@ class CGD(AbstractSolver[CGDState]):
     A linear solve that does not converge within `max_steps` iterations is reported as
     [`minimax.RESULTS`][]`.linear_solve_failed`: [`minimax.solve`][] undoes that step and stops.
 
+    On a constrained game the new point is projected onto the players' feasible sets,
+    $(x, y) \leftarrow P(x + \Delta x, y + \Delta y)$: the local game is solved without the
+    constraints, then the step is projected (a projected CGD, not the constrained local Nash
+    equilibrium).
+
     **Arguments:**
 
     - `learning_rate`: the step size $\eta > 0$: a float, an optax schedule (called with the
@@ -303,7 +308,7 @@ class CGD(AbstractSolver[CGDState]):
             solver = _linear_solver(lx.GMRES, self.rtol, self.atol, self.max_steps, params)
             deltas, solution, result = _general_sum_solve(eta, field, jac, state.solution, solver)
         new = CGDState(state.count + 1, solution, result)
-        return _apply(players, deltas), new
+        return game.projection(_apply(players, deltas)), new
 
     def result(self, state: CGDState) -> RESULTS:
         return state.result
@@ -336,7 +341,8 @@ class ACGD(AbstractSolver[ACGDState]):
     and the other player's step follows in closed form from the first equation. As in CGDs,
     the player solved for alternates, the maximiser $y$ at odd $t$ and the minimiser $x$ at
     even $t$, and each solve starts from that player's last solution. (With exact solves the
-    two give the same step.)
+    two give the same step.) On a constrained game the new point is projected, as in
+    [`minimax.CGD`][].
 
     Tolerances follow lineax's rule, as in [`minimax.CGD`][]. CGDs instead stops CG when
     $\|r\|^2 < \mathrm{tol}\, \|b\|^2$ or $\|r\|^2 < \mathrm{atol}$ (squared norms: its
@@ -427,7 +433,7 @@ class ACGD(AbstractSolver[ACGDState]):
 
         deltas, solution, result = jax.lax.cond(t % 2 == 1, solve_for(1), solve_for(0))
         new = ACGDState(t, solution, moments, result)
-        return _apply(players, deltas), new
+        return game.projection(_apply(players, deltas)), new
 
     def result(self, state: ACGDState) -> RESULTS:
         return state.result

@@ -66,4 +66,4 @@ class ConsensusOptimization(AbstractOptaxSolver):
         (grad_h,) = pull_back(field)  # J^T F, the gradient of |F|^2 / 2
         gamma = self.gamma
         v = jax.tree.map(lambda f, g: f + jnp.asarray(gamma, f.dtype) * g, field, grad_h)
-        return self._move_both(players, v, state)
+        return self._move_both(game, players, v, state)

@@ -19,7 +19,9 @@ class ExtraGradient(AbstractOptaxSolver):
     this is exactly extra-gradient with step `eta`; with Adam, the moments see only the gradients
     of the second half-step. Two gradient evaluations per step, against one for optimistic
     gradient, its one-call approximation. A stochastic game gets independent keys for the two
-    half-steps.
+    half-steps. On a constrained game both points are projected,
+    $z_{t+1/2} = P\big(z_t + \mathrm{opt}(F(z_t))\big)$ and
+    $z_{t+1} = P\big(z_t + \mathrm{opt}(F(z_{t+1/2}))\big)$: Korpelevich's method as he wrote it.
 
     **Arguments:** `optimizer` and, optionally, `optimizer_y`, as in
     [`minimax.AbstractOptaxSolver`][].
@@ -38,5 +40,5 @@ class ExtraGradient(AbstractOptaxSolver):
         key: PRNGKeyArray | None = None,
     ) -> tuple[Players, SolverState]:
         k_look, k_move = (None, None) if key is None else jax.random.split(key)
-        ahead, _ = self._move_both(players, game.vector_field(players, args, k_look), state)
-        return self._move_both(players, game.vector_field(ahead, args, k_move), state)
+        ahead, _ = self._move_both(game, players, game.vector_field(players, args, k_look), state)
+        return self._move_both(game, players, game.vector_field(ahead, args, k_move), state)

@@ -63,6 +63,10 @@ class Lookahead(AbstractSolver[LookaheadState]):
     over to the fast weights' restart from the slow ones. With an inner solver whose own answer
     is not its iterate (e.g. [`minimax.Averaging`][]), the fast weights are that answer.
 
+    On a constrained game the inner solver projects the fast weights, and the slow update
+    $z + \alpha(\tilde z - z)$ is projected too, so both stay feasible (the fast weights
+    restart from the projected slow ones).
+
     **Arguments:**
 
     - `solver`: any [`minimax.AbstractSolver`][], run on the fast weights; its `result` is
@@ -127,9 +131,12 @@ class Lookahead(AbstractSolver[LookaheadState]):
         sync = count == self.sync_period
 
         def pull(s, f):
-            return jnp.where(sync, s + jnp.asarray(self.slow_step_size, s.dtype) * (f - s), s)
+            return s + jnp.asarray(self.slow_step_size, s.dtype) * (f - s)
 
-        slow = jax.tree.map(pull, slow, fast)
+        # A convex combination of feasible points, projected all the same: it keeps rounding
+        # (and non-convex feasible sets) from taking the slow weights off the feasible set.
+        pulled = split_players(game.projection(eqx.combine(jax.tree.map(pull, slow, fast), static)))
+        slow = jax.tree.map(lambda p, s: jnp.where(sync, p, s), pulled[0], slow)
         fast = jax.tree.map(lambda f, s: jnp.where(sync, s, f), fast, slow)
         count = jnp.where(sync, 0, count)
         return eqx.combine(slow, static), LookaheadState(fast, inner, count)

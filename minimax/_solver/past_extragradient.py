@@ -36,8 +36,14 @@ class PastExtraGradient(AbstractOptaxSolver):
     extrapolated points $z_{t+1/2}$ are exactly the iterates of optimistic gradient
     descent-ascent, `Simultaneous(minimax.optimistic_gradient(eta))` with its fixed first step:
     $z_{t+3/2} = z_{t+1/2} - \eta\big(2F(z_{t+1/2}) - F(z_{t-1/2})\big)$. The players $z_t$ are
-    what a run records; `solver.extrapolate(players, state)` gives the point $z_{t+1/2}$ at
-    which the next step will take its gradient.
+    what a run records; `solver.extrapolate(game, players, state)` gives the point $z_{t+1/2}$
+    at which the next step will take its gradient.
+
+    On a constrained game both points are projected onto the feasible set, as in Popov's
+    method: $z_{t+1/2} = P\big(z_t + \mathrm{opt}(F(z_{t-1/2}))\big)$ and
+    $z_{t+1} = P\big(z_t + \mathrm{opt}(F(z_{t+1/2}))\big)$. The identity with optimistic
+    gradient holds only without constraints (projected OGDA projects
+    $z_{t+1/2} - \eta\big(2F(z_{t+1/2}) - F(z_{t-1/2})\big)$, a different point).
 
     As in [`minimax.ExtraGradient`][], the look-ahead uses each optimizer's current state and
     discards the state it returns; only the second half-step updates it. So with `optax.sgd`
@@ -65,10 +71,12 @@ class PastExtraGradient(AbstractOptaxSolver):
         opt_states = super().init(game, players, args, key).opt_states
         return PastExtraGradientState(opt_states, game.vector_field(players, args, key))
 
-    def extrapolate(self, players: Players, state: PastExtraGradientState) -> Players:
-        """The look-ahead $z_{t+1/2}$ from `players` $= z_t$ and the state before step `t`:
-        where that step takes the game's gradient."""
-        ahead, _ = self._move_both(players, state.gradient, SolverState(state.opt_states))
+    def extrapolate(
+        self, game: AbstractGame, players: Players, state: PastExtraGradientState
+    ) -> Players:
+        """The look-ahead $z_{t+1/2}$ from `players` $= z_t$ and the state before step `t`
+        (projected, on a constrained `game`): where that step takes the game's gradient."""
+        ahead, _ = self._move_both(game, players, state.gradient, SolverState(state.opt_states))
         return ahead
 
     def step(
@@ -79,8 +87,8 @@ class PastExtraGradient(AbstractOptaxSolver):
         args: Any = None,
         key: PRNGKeyArray | None = None,
     ) -> tuple[Players, PastExtraGradientState]:
-        gradient = game.vector_field(self.extrapolate(players, state), args, key)
-        players, moved = self._move_both(players, gradient, SolverState(state.opt_states))
+        gradient = game.vector_field(self.extrapolate(game, players, state), args, key)
+        players, moved = self._move_both(game, players, gradient, SolverState(state.opt_states))
         return players, PastExtraGradientState(moved.opt_states, gradient)
 
     def result(self, state: PastExtraGradientState) -> RESULTS:

@@ -103,4 +103,4 @@ class SGA(AbstractOptaxSolver):
             alignment = _dot(field, jac_t_field) * _dot(adjustment, jac_t_field) / d
             lam = lam * jnp.sign(alignment + _EPSILON)
         v = jax.tree.map(lambda f, a: f + jnp.asarray(lam, f.dtype) * a, field, adjustment)
-        return self._move_both(players, v, state)
+        return self._move_both(game, players, v, state)

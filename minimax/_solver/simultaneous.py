@@ -39,4 +39,4 @@ class Simultaneous(AbstractOptaxSolver):
         args: Any = None,
         key: PRNGKeyArray | None = None,
     ) -> tuple[Players, SolverState]:
-        return self._move_both(players, game.vector_field(players, args, key), state)
+        return self._move_both(game, players, game.vector_field(players, args, key), state)

@@ -1,0 +1,204 @@
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree, Scalar
+
+from .._game import AbstractGame, Players, split_players
+from .._misc import check_callable, check_int, check_scalar, check_solver
+from .._results import RESULTS
+from .base import AbstractSolver
+from .lookahead import static_int
+
+
+def natural_residual(game: AbstractGame, players: Players, args: Any = None) -> Scalar:
+    r"""The natural residual $\|z - P(z - F(z))\|_2$ of the game's variational inequality, with
+    `F` the game's [vector field][minimax.AbstractGame.vector_field] and `P` its
+    [projection][minimax.AbstractGame.projection]: zero exactly at the equilibria of a
+    (projected) monotone game, and for an unconstrained game the norm of the field."""
+    params, static = split_players(players)
+    field = game.field(params, static, args)
+    stepped = jax.tree.map(lambda p, g: p - g, params, field)
+    projected = split_players(game.projection(eqx.combine(stepped, static)))[0]
+    pairs = zip(jax.tree.leaves(params), jax.tree.leaves(projected), strict=True)
+    squares = [jnp.sum((p - q) ** 2) for p, q in pairs]
+    return jnp.sqrt(sum(squares))
+
+
+class RestartedState(eqx.Module):
+    """State of [`minimax.Restarted`][].
+
+    **Fields:**
+
+    - `average`: the trainable arrays' mean over the iterates since the last restart.
+    - `inner`: the inner solver's state.
+    - `count`: steps since the last restart (how many iterates the average holds).
+    - `reference`: the merit at the last restart (at the start, before any).
+    - `restarts`: how many restarts there have been.
+    """
+
+    average: Players
+    inner: PyTree
+    count: Int[Array, ""]
+    reference: Float[Array, ""]
+    restarts: Int[Array, ""]
+
+
+class Restarted(AbstractSolver[RestartedState]):
+    r"""Adaptive restarts (PDLP's scheme, Applegate et al. 2021): run any solver, keep the
+    average of its iterates since the last restart, and restart from the better of the average
+    and the current iterate once the merit has dropped enough.
+
+    Every `check_every` = $k$ steps, with $\bar z$ the mean of the iterates since the last
+    restart $z_r$ and $z_t$ the current one, the candidate is whichever of the two has the
+    smaller merit $\mu$ (PDLP's candidate rule),
+
+    $$z_c = \operatorname*{arg\,min}_{z \in \{\bar z,\ z_t\}} \mu(z), \qquad
+    \text{restart if } \mu(z_c) \le \beta\, \mu(z_r),$$
+
+    with $\beta$ = `beta` (PDLP's "sufficient decay", 0.2). A restart sets the iterate to
+    $z_c$, re-initialises the inner solver there (`solver.init`: an optimistic rule's memory,
+    Adam's moments) and empties the average; $z_c$ becomes the new $z_r$. The default merit is
+    the natural residual $\mu(z) = \|z - P(z - F(z))\|_2$ ($F$ the game's
+    [vector field][minimax.AbstractGame.vector_field], $P$ its
+    [projection][minimax.AbstractGame.projection]), zero exactly at an equilibrium of a
+    monotone game.
+
+    Why: on bilinear games and linear programs, the average of an extra-gradient or optimistic
+    run converges at rate $O(1/t)$ where the last iterate is slower; restarting the average
+    whenever it has made a constant factor of progress turns that into a linear rate for
+    problems that are *sharp* (the merit grows linearly with the distance to the equilibria, as
+    for every LP), the rate of the restarted methods of Applegate et al. (2023) and Lu & Yang.
+    On a strongly monotone game, where the last iterate already converges linearly, restarts
+    change little.
+
+    The current iterate (after a restart, the restart point) is this solver's answer: `step`
+    returns it as the players, and keeps the average, the inner state, the step count since
+    the last restart and the reference merit in its state, so `sol.players` and `sol.state`
+    resume a run exactly. The inner solver's `result` is reported as this solver's (a step
+    whose inner solver reports a failure never restarts, so the failure is not masked).
+
+    PDLP's other two criteria (a restart after a small decay with no progress, and an
+    artificial restart after a long epoch) are left out; check more often (a smaller
+    `check_every`) to restart sooner.
+
+    **Arguments:**
+
+    - `solver`: any [`minimax.AbstractSolver`][].
+    - `merit`: `merit(game, players, args) -> scalar`, smaller is better (zero at a solution);
+      the natural residual above if omitted. It must not need a `key`: for a stochastic game
+      give a deterministic merit. For a linear program, `lambda game, players, args:
+      game.kkt_error(players)` is PDLP's choice of a KKT error.
+    - `check_every`: $k$, a positive int (static, keyword only): steps between evaluations of
+      the merit (two each).
+    - `beta`: $\beta \in (0, 1)$, keyword only; it may be traced (e.g. `jax.vmap` over it).
+
+    ```python
+    >>> import jax, jax.numpy as jnp, games, minimax as mx
+    >>> lp = games.LinearProgram.random(jax.random.key(0), 5, 10, rescale=True)
+    >>> solver = mx.Restarted(mx.Simultaneous(mx.optimistic_gradient(0.4)), check_every=16)
+    >>> sol = mx.solve(lp, solver, (jnp.zeros(10), jnp.zeros(5)), steps=4000)
+    >>> print(bool(lp.kkt_error(sol.players) < 1e-5), int(sol.state.solver.restarts) > 0)
+    True True
+
+    ```
+
+    **References:** Applegate, Díaz, Hinder, Lu, Lubin, O'Donoghue, Schudy (2021), *Practical
+    large-scale linear programming using primal-dual hybrid gradient*, NeurIPS; Applegate,
+    Hinder, Lu, Lubin (2023), *Faster first-order primal-dual methods for linear programming
+    using restarts and sharpness*, Mathematical Programming; Lu, Yang (2023), *cuPDLP.jl: A
+    GPU implementation of restarted primal-dual hybrid gradient for linear programming in
+    Julia*.
+    """
+
+    # Checked by `__check_init__`, with clearer messages than a type checker's.
+    solver: Any
+    merit: Any = eqx.field(default=None, kw_only=True)
+    check_every: Any = eqx.field(default=64, static=True, converter=static_int, kw_only=True)
+    beta: Any = eqx.field(default=0.2, kw_only=True)
+
+    def __check_init__(self):
+        check_solver("solver", self.solver)
+        if self.merit is not None:
+            check_callable("merit", self.merit)
+        check_int("check_every", self.check_every)
+        check_scalar("beta", self.beta, low=0, high=1, low_open=True, high_open=True)
+
+    def _merit(self, game: AbstractGame, players: Players, args: Any) -> Scalar:
+        fn = natural_residual if self.merit is None else self.merit
+        value = jnp.asarray(fn(game, players, args))
+        if value.shape != ():
+            raise ValueError(f"`merit` must return a scalar, got an array of shape {value.shape}.")
+        if not jnp.issubdtype(value.dtype, jnp.floating):
+            value = value.astype(float)
+        return value
+
+    def init(
+        self,
+        game: AbstractGame,
+        players: Players,
+        args: Any = None,
+        key: PRNGKeyArray | None = None,
+    ) -> RestartedState:
+        zero = jnp.zeros([], jnp.int32)
+        return RestartedState(
+            split_players(players)[0],
+            self.solver.init(game, players, args, key),
+            zero,
+            self._merit(game, players, args),
+            zero,
+        )
+
+    def step(
+        self,
+        game: AbstractGame,
+        players: Players,
+        state: RestartedState,
+        args: Any = None,
+        key: PRNGKeyArray | None = None,
+    ) -> tuple[Players, RestartedState]:
+        new, inner = self.solver.step(game, players, state.inner, args, key)
+        current, static = split_players(new)
+        inner, inner_static = eqx.partition(inner, eqx.is_array)
+        count = state.count + 1
+        average = jax.tree.map(
+            lambda a, z: a + (z - a) / count.astype(a.dtype), state.average, current
+        )
+
+        def select(pred, a, b):
+            return jax.tree.map(lambda u, v: jnp.where(pred, u, v), a, b)
+
+        # Every step pays only for the average; the merits, and a restart's re-initialisation
+        # and selections, run inside the branch taken every `check_every` steps.
+        def check(carry):
+            current, average, inner, count, reference, restarts = carry
+            at_average = self._merit(game, eqx.combine(average, static), args)
+            at_current = self._merit(game, eqx.combine(current, static), args)
+            use_average = at_average < at_current
+            merit = jnp.where(use_average, at_average, at_current)
+            beta = jnp.asarray(self.beta, reference.dtype)
+            ok = self.solver.result(eqx.combine(inner, inner_static)) == RESULTS.successful
+            restart = (merit <= beta * reference) & ok
+            point = select(use_average, average, current)
+            fresh = self.solver.init(game, eqx.combine(point, static), args, key)
+            return (
+                select(restart, point, current),
+                select(restart, point, average),
+                select(restart, eqx.filter(fresh, eqx.is_array), inner),
+                jnp.where(restart, 0, count),
+                jnp.where(restart, merit, reference).astype(reference.dtype),
+                restarts + restart.astype(restarts.dtype),
+            )
+
+        carry = (current, average, inner, count, state.reference, state.restarts)
+        current, average, inner, count, reference, restarts = jax.lax.cond(
+            count % self.check_every == 0, check, lambda carry: carry, carry
+        )
+        state = RestartedState(
+            average, eqx.combine(inner, inner_static), count, reference, restarts
+        )
+        return eqx.combine(current, static), state
+
+    def result(self, state: RestartedState) -> RESULTS:
+        return self.solver.result(state.inner)
