@@ -259,7 +259,9 @@ class LinearProgram(mx.AbstractZeroSumGame):
         on the basis and uniform in $[0.5, 1.5]$ off it. Then $b = A x^*$ and
         $c = A^\top y^* + s^*$: $x^*$ is feasible, $y^*$ is dual feasible and the two are
         complementary, so both are optimal; strict complementarity and a non-singular basis
-        make them unique.
+        make them unique. The basis is a random set of columns of a Gaussian matrix, so its
+        conditioning varies from instance to instance (now and then into the thousands), and
+        with it how many steps a first-order method needs.
 
         **Arguments:**
 

@@ -169,7 +169,7 @@ def _solve(game, solver, players, state, args, key, progress, steps, save_every,
             return (arrays, sstate, step + 1, failed | (solver.result(sstate) != successful)), None
 
         inner = (*c[:3], jnp.array(False))
-        arrays, sstate, step, failed = jax.lax.scan(body, inner, length=_BLOCK)[0]
+        arrays, sstate, step, failed = jax.lax.scan(body, inner, length=_BLOCK, unroll=2)[0]
         fine = ~failed & _all_finite((arrays, sstate))
         c = (*_select(fine, (arrays, sstate, step), c[:3]), c[3], ~fine)
         return tick(c)

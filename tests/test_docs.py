@@ -13,6 +13,8 @@ PAGES = [
     "docs/getting-started.md",
     "docs/long-runs.md",
     "docs/matrix-games.md",
+    "docs/linear-programs.md",
+    "docs/constrained-learning.md",
 ]
 
 

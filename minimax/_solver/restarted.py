@@ -95,12 +95,20 @@ class Restarted(AbstractSolver[RestartedState]):
     - `beta`: $\beta \in (0, 1)$, keyword only; it may be traced (e.g. `jax.vmap` over it).
 
     ```python
-    >>> import jax, jax.numpy as jnp, games, minimax as mx
-    >>> lp = games.LinearProgram.random(jax.random.key(0), 5, 10, rescale=True)
-    >>> solver = mx.Restarted(mx.Simultaneous(mx.optimistic_gradient(0.4)), check_every=16)
-    >>> sol = mx.solve(lp, solver, (jnp.zeros(10), jnp.zeros(5)), steps=4000)
-    >>> print(bool(lp.kkt_error(sol.players) < 1e-5), int(sol.state.solver.restarts) > 0)
-    True True
+    >>> import jax.numpy as jnp, optax, minimax as mx
+    >>> # min x1 + 2 x2 s.t. x1 + x2 = 1, x >= 0 (optimum x = (1, 0), dual y = 1), as
+    >>> # min over x >= 0 of max over y of c.x - y (a.x - 1); see games.LinearProgram.
+    >>> c, a = jnp.array([1.0, 2.0]), jnp.array([1.0, 1.0])
+    >>> game = mx.ZeroSumGame(
+    ...     lambda x, y, args: c @ x - y * (a @ x - 1),
+    ...     project=(optax.projections.projection_non_negative, None),
+    ... )
+    >>> ogda = mx.Simultaneous(mx.optimistic_gradient(0.2))
+    >>> for solver in (ogda, mx.Restarted(ogda, check_every=16)):
+    ...     sol = mx.solve(game, solver, (jnp.zeros(2), jnp.array(0.0)), steps=200)
+    ...     print(abs(float(sol.players[1]) - 1) < 1e-5)
+    False
+    True
 
     ```
 
