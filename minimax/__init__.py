@@ -37,6 +37,7 @@ from ._solver import (
     SGA as SGA,
     AbstractOptaxSolver as AbstractOptaxSolver,
     AbstractSolver as AbstractSolver,
+    AbstractWrapper as AbstractWrapper,
     Alternating as Alternating,
     Averaging as Averaging,
     ConsensusOptimization as ConsensusOptimization,

@@ -3,6 +3,7 @@ from .averaging import Averaging as Averaging
 from .base import (
     AbstractOptaxSolver as AbstractOptaxSolver,
     AbstractSolver as AbstractSolver,
+    AbstractWrapper as AbstractWrapper,
     SolverState as SolverState,
 )
 from .cgd import ACGD as ACGD, CGD as CGD

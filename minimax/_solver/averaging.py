@@ -6,9 +6,8 @@ import jax.numpy as jnp
 from jaxtyping import Array, Int, PRNGKeyArray, PyTree
 
 from .._game import AbstractGame, Players, split_players
-from .._misc import check_choice, check_scalar, check_solver
-from .._results import RESULTS
-from .base import AbstractSolver
+from .._misc import check_choice, check_scalar
+from .base import AbstractWrapper
 
 _KINDS = ("uniform", "ema")
 
@@ -28,7 +27,7 @@ class AveragingState(eqx.Module):
     count: Int[Array, ""]
 
 
-class Averaging(AbstractSolver[AveragingState]):
+class Averaging(AbstractWrapper[AveragingState]):
     r"""Iterate averaging: run any solver, and answer with the average of its points
     $z_0, z_1, \dots$ rather than the last one,
 
@@ -79,7 +78,6 @@ class Averaging(AbstractSolver[AveragingState]):
     decay: Any = eqx.field(default=0.999, kw_only=True)
 
     def __check_init__(self):
-        check_solver("solver", self.solver)
         check_choice("kind", self.kind, _KINDS)
         check_scalar("decay", self.decay, low=0, high=1, high_open=True)
 
@@ -90,11 +88,7 @@ class Averaging(AbstractSolver[AveragingState]):
         args: Any = None,
         key: PRNGKeyArray | None = None,
     ) -> AveragingState:
-        return AveragingState(
-            split_players(players)[0],
-            self.solver.init(game, players, args, key),
-            jnp.ones([], jnp.int32),
-        )
+        return AveragingState(*self._inner_init(game, players, args, key), jnp.ones([], jnp.int32))
 
     def step(
         self,
@@ -105,10 +99,7 @@ class Averaging(AbstractSolver[AveragingState]):
         key: PRNGKeyArray | None = None,
     ) -> tuple[Players, AveragingState]:
         average, static = split_players(players)
-        iterate, inner = self.solver.step(
-            game, eqx.combine(state.iterate, static), state.inner, args, key
-        )
-        iterate = split_players(iterate)[0]
+        iterate, inner = self._inner_step(game, state.iterate, static, state.inner, args, key)
         count = state.count + 1
 
         def update(mean, z):
@@ -119,6 +110,3 @@ class Averaging(AbstractSolver[AveragingState]):
 
         average = jax.tree.map(update, average, iterate)
         return eqx.combine(average, static), AveragingState(iterate, inner, count)
-
-    def result(self, state: AveragingState) -> RESULTS:
-        return self.solver.result(state.inner)

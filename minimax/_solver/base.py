@@ -6,7 +6,7 @@ import optax
 from jaxtyping import PRNGKeyArray, PyTree
 
 from .._game import AbstractGame, Players, split_players
-from .._misc import check_optimizer
+from .._misc import check_optimizer, check_solver
 from .._results import RESULTS
 
 State = TypeVar("State")
@@ -141,3 +141,37 @@ class AbstractOptaxSolver(AbstractSolver[SolverState]):
             self._move(game, i, players, grads[i], state.opt_states[i]) for i in (0, 1)
         )
         return (x, y), SolverState((sx, sy))
+
+
+class AbstractWrapper(AbstractSolver[State]):
+    """A solver that runs another, `solver`: its state keeps the inner solver's state as
+    `inner`, and a step succeeds when the inner step did. Subclasses decide what to make of the
+    inner iterates (slow weights, an average, a restart)."""
+
+    solver: eqx.AbstractVar[Any]
+
+    def __check_init__(self):
+        check_solver("solver", self.solver)
+
+    def result(self, state: State) -> RESULTS:
+        return self.solver.result(state.inner)
+
+    def _inner_init(
+        self, game: AbstractGame, players: Players, args: Any, key: PRNGKeyArray | None
+    ) -> tuple[Players, PyTree]:
+        """The players' trainable arrays, and the inner solver's first state."""
+        return split_players(players)[0], self.solver.init(game, players, args, key)
+
+    def _inner_step(
+        self,
+        game: AbstractGame,
+        iterate: Players,
+        static: Players,
+        inner: PyTree,
+        args: Any,
+        key: PRNGKeyArray | None,
+    ) -> tuple[Players, PyTree]:
+        """One inner step from the trainable arrays `iterate` (with `static`, the rest of the
+        players): the new trainable arrays and the inner solver's new state."""
+        new, inner = self.solver.step(game, eqx.combine(iterate, static), inner, args, key)
+        return split_players(new)[0], inner

@@ -7,9 +7,8 @@ import numpy as np
 from jaxtyping import Array, Int, PRNGKeyArray, PyTree
 
 from .._game import AbstractGame, Players, split_players
-from .._misc import check_int, check_scalar, check_solver
-from .._results import RESULTS
-from .base import AbstractSolver
+from .._misc import check_int, check_scalar
+from .base import AbstractWrapper
 
 
 def static_int(value: Any) -> Any:
@@ -40,7 +39,7 @@ class LookaheadState(eqx.Module):
     count: Int[Array, ""]
 
 
-class Lookahead(AbstractSolver[LookaheadState]):
+class Lookahead(AbstractWrapper[LookaheadState]):
     r"""Lookahead-minmax (Chavdarova et al. 2021): run any solver on *fast* weights, and every
     `sync_period` = $k$ steps pull the *slow* weights part of the way towards them and restart
     the fast weights there, for both players jointly:
@@ -97,7 +96,6 @@ class Lookahead(AbstractSolver[LookaheadState]):
     slow_step_size: Any = 0.5
 
     def __check_init__(self):
-        check_solver("solver", self.solver)
         check_int("sync_period", self.sync_period)
         check_scalar("slow_step_size", self.slow_step_size, low=0, high=1, low_open=True)
 
@@ -108,11 +106,7 @@ class Lookahead(AbstractSolver[LookaheadState]):
         args: Any = None,
         key: PRNGKeyArray | None = None,
     ) -> LookaheadState:
-        return LookaheadState(
-            split_players(players)[0],
-            self.solver.init(game, players, args, key),
-            jnp.zeros([], jnp.int32),
-        )
+        return LookaheadState(*self._inner_init(game, players, args, key), jnp.zeros([], jnp.int32))
 
     def step(
         self,
@@ -123,10 +117,7 @@ class Lookahead(AbstractSolver[LookaheadState]):
         key: PRNGKeyArray | None = None,
     ) -> tuple[Players, LookaheadState]:
         slow, static = split_players(players)
-        fast, inner = self.solver.step(
-            game, eqx.combine(state.fast, static), state.inner, args, key
-        )
-        fast = split_players(fast)[0]
+        fast, inner = self._inner_step(game, state.fast, static, state.inner, args, key)
         count = state.count + 1
         sync = count == self.sync_period
 
@@ -140,6 +131,3 @@ class Lookahead(AbstractSolver[LookaheadState]):
         fast = jax.tree.map(lambda f, s: jnp.where(sync, s, f), fast, slow)
         count = jnp.where(sync, 0, count)
         return eqx.combine(slow, static), LookaheadState(fast, inner, count)
-
-    def result(self, state: LookaheadState) -> RESULTS:
-        return self.solver.result(state.inner)

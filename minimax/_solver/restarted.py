@@ -6,9 +6,9 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree, Scalar
 
 from .._game import AbstractGame, Players, split_players
-from .._misc import check_callable, check_int, check_scalar, check_solver
+from .._misc import check_callable, check_int, check_scalar
 from .._results import RESULTS
-from .base import AbstractSolver
+from .base import AbstractWrapper
 from .lookahead import static_int
 
 
@@ -45,7 +45,7 @@ class RestartedState(eqx.Module):
     restarts: Int[Array, ""]
 
 
-class Restarted(AbstractSolver[RestartedState]):
+class Restarted(AbstractWrapper[RestartedState]):
     r"""Adaptive restarts (PDLP's scheme, Applegate et al. 2021): run any solver, keep the
     average of its iterates since the last restart, and restart from the better of the average
     and the current iterate once the merit has dropped enough.
@@ -127,7 +127,6 @@ class Restarted(AbstractSolver[RestartedState]):
     beta: Any = eqx.field(default=0.2, kw_only=True)
 
     def __check_init__(self):
-        check_solver("solver", self.solver)
         if self.merit is not None:
             check_callable("merit", self.merit)
         check_int("check_every", self.check_every)
@@ -207,6 +206,3 @@ class Restarted(AbstractSolver[RestartedState]):
             average, eqx.combine(inner, inner_static), count, reference, restarts
         )
         return eqx.combine(current, static), state
-
-    def result(self, state: RestartedState) -> RESULTS:
-        return self.solver.result(state.inner)
