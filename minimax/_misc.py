@@ -159,3 +159,16 @@ def check_solver(name: str, value: Any) -> None:
             "one, e.g. `minimax.Simultaneous(optimizer)`."
         )
     raise TypeError(f"`{name}` must be a minimax solver (an AbstractSolver), got {value!r}.")
+
+
+def static_int(value: Any) -> Any:
+    """A NumPy or concrete JAX integer scalar as a Python int, for a static field; anything else
+    unchanged, for `__check_init__` to judge."""
+    if isinstance(value, np.integer) or (
+        isinstance(value, jax.Array)
+        and not isinstance(value, jax.core.Tracer)
+        and value.shape == ()
+        and np.issubdtype(value.dtype, np.integer)
+    ):
+        return int(value)
+    return value

@@ -80,6 +80,11 @@ class Solution(eqx.Module):
     stats: dict[str, Array]
 
 
+def _row(players: Players, save: Callable | None, args: Any) -> PyTree:
+    """What a recorded row holds: the players' arrays, or the arrays of `save(players, args)`."""
+    return eqx.filter(players if save is None else save(players, args), eqx.is_array)
+
+
 def _all_finite(tree) -> Bool[Array, ""]:
     flags = [jnp.isfinite(x).ravel() for x in jax.tree.leaves(tree) if eqx.is_inexact_array(x)]
     if not flags:
@@ -197,8 +202,7 @@ def _solve(game, solver, players, state, args, key, progress, steps, save_every,
     carry = (arrays, state.solver, start, result, jnp.array(False))
 
     def record(c):
-        players = eqx.combine(c[0], static)
-        return eqx.filter(players if save is None else save(players, args), eqx.is_array)
+        return _row(eqx.combine(c[0], static), save, args)
 
     if save_every is None:
         carry = segment(carry, steps)
@@ -418,9 +422,7 @@ def solve(
         _check_state(state, eqx.filter_eval_shape(initial_state, game, solver, players, args, key))
     if save_every is not None:
         full, rest = divmod(steps, save_every)
-        row = eqx.filter_eval_shape(
-            lambda p: eqx.filter(p if save is None else save(p, args), eqx.is_array), players
-        )
+        row = eqx.filter_eval_shape(_row, players, save, args)
         _check_memory(row, full + 1 + (rest > 0), save_every)
     if state is None:  # compiled apart, so that a fresh and a resumed run share `_solve`
         state = _initial_state(game, solver, players, args, key)
@@ -471,12 +473,10 @@ def _run_with_checkpoints(
     target = start + steps
     _, static = eqx.partition(players, eqx.is_array)
 
-    def record(players):
-        return eqx.filter(players if save is None else save(players, args), eqx.is_array)
-
     full, rest = divmod(steps, save_every or steps)
     n_rows = full + 1 + (rest > 0) if save_every else 1
-    rows = jax.tree.map(lambda a: np.zeros((n_rows, *a.shape), a.dtype), record(players))
+    first = _row(players, save, args)
+    rows = jax.tree.map(lambda a: np.zeros((n_rows, *a.shape), a.dtype), first)
     ts = np.full(n_rows, -1, np.asarray(state.step).dtype)
     entries = {"players": players, "state": state, "trajectory": rows, "ts": ts}
     if os.path.exists(path):
@@ -489,7 +489,7 @@ def _run_with_checkpoints(
                 f"{start} to {target}: it belongs to another run; move it or change `steps`."
             )
     else:
-        for buf, a in zip(jax.tree.leaves(rows), jax.tree.leaves(record(players)), strict=True):
+        for buf, a in zip(jax.tree.leaves(rows), jax.tree.leaves(first), strict=True):
             buf[0] = a
         ts[0] = start
     n_valid = int((ts >= 0).sum())
@@ -514,11 +514,11 @@ def _run_with_checkpoints(
             ts[n_valid : n_valid + m] = np.asarray(sol.ts)[1 : m + 1]
             n_valid += m
         else:
-            rows = jax.tree.map(lambda a: np.array(a)[None], record(players))
+            rows = jax.tree.map(lambda a: np.array(a)[None], _row(players, save, args))
             ts[0] = int(state.step)
         write_checkpoint(path, {"players": players, "state": state, "trajectory": rows, "ts": ts})
     # Rows never reached repeat the final row, as in one run.
-    last = jax.tree.map(np.asarray, record(players))
+    last = jax.tree.map(np.asarray, _row(players, save, args))
     for buf, a in zip(jax.tree.leaves(rows), jax.tree.leaves(last), strict=True):
         buf[n_valid:] = a
     trajectory = jax.tree.map(jnp.asarray, rows)

@@ -3,25 +3,11 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, Int, PRNGKeyArray, PyTree
 
 from .._game import AbstractGame, Players, split_players
-from .._misc import check_int, check_scalar
+from .._misc import check_int, check_scalar, static_int
 from .base import AbstractWrapper
-
-
-def static_int(value: Any) -> Any:
-    """A NumPy or concrete JAX integer scalar as a Python int, for a static field; anything else
-    unchanged, for `__check_init__` to judge."""
-    if isinstance(value, np.integer) or (
-        isinstance(value, jax.Array)
-        and not isinstance(value, jax.core.Tracer)
-        and value.shape == ()
-        and jnp.issubdtype(value.dtype, jnp.integer)
-    ):
-        return int(value)
-    return value
 
 
 class LookaheadState(eqx.Module):

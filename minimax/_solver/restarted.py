@@ -6,10 +6,9 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree, Scalar
 
 from .._game import AbstractGame, Players, split_players
-from .._misc import check_callable, check_int, check_scalar
+from .._misc import check_callable, check_int, check_scalar, static_int
 from .._results import RESULTS
 from .base import AbstractWrapper
-from .lookahead import static_int
 
 
 def natural_residual(game: AbstractGame, players: Players, args: Any = None) -> Scalar:
