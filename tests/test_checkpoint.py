@@ -138,16 +138,20 @@ def test_reads_only_the_named_entries(saved):
 def test_header_describes_the_entries(saved):
     path, _ = saved
     data, start, end = _layout(path)
-    assert data.startswith(b"minimax-checkpoint 1\n")
+    assert data.startswith(b"minimax-checkpoint 2\n")
     header = json.loads(data[start:end])
-    assert header["format"] == 1 and header["minimax_version"] == mx.__version__
+    assert header["format"] == 2 and header["minimax_version"] == mx.__version__
     assert header["payload_length"] == len(data) - end
+    assert header["fingerprint"] is None and header["rows"] is None
     entry = header["entries"]["a"]
     leaves = {leaf["path"]: leaf for leaf in entry["leaves"]}
     assert leaves["['f32']"]["shape"] == [2, 3] and leaves["['f32']"]["dtype"] == "float32"
+    assert leaves["['f32']"]["nbytes"] == 2 * 3 * 4
     assert leaves["['key']"]["key_impl"] == "threefry2x32"
     assert "MLP" in entry["treedef"]
-    assert header["entries"]["b"]["offset"] == entry["length"]
+    # The leaves lie one after the other, entry "b" after entry "a".
+    last = entry["leaves"][-1]
+    assert header["entries"]["b"]["leaves"][0]["offset"] == last["offset"] + last["nbytes"]
 
 
 def test_rewrite_replaces_the_file(saved):
@@ -175,9 +179,9 @@ def test_not_a_checkpoint(tmp_path, content):
 def test_unknown_format_version(saved):
     path, _ = saved
     path.write_bytes(
-        path.read_bytes().replace(b"minimax-checkpoint 1\n", b"minimax-checkpoint 2\n")
+        path.read_bytes().replace(b"minimax-checkpoint 2\n", b"minimax-checkpoint 3\n")
     )
-    with pytest.raises(CheckpointError, match="format version '2'.*reads format 1"):
+    with pytest.raises(CheckpointError, match="format version '3'.*reads format 2"):
         read_checkpoint(path, {"b": jnp.zeros(3)})
 
 
@@ -322,7 +326,7 @@ def test_failed_write_keeps_the_last_checkpoint(saved, monkeypatch, where):
     path, tree = saved
     before = path.read_bytes()
     if where == "serialise":
-        monkeypatch.setattr(eqx, "tree_serialise_leaves", _fail)
+        monkeypatch.setattr(_checkpoint, "_raw_bytes", _fail)
     elif where == "write":
         fdopen = os.fdopen
 
