@@ -251,15 +251,9 @@ def run_fingerprint(
     Raises a `TypeError` if an item holds a traced value (under `jit`, `vmap` or `grad`): a
     checkpoint needs concrete values.
     """
-    items = {
-        "game": game,
-        "solver": solver,
-        "players": players,
-        **more,
-        "args": args,
-        "key": key,
-        "save": save,
-    }
+    # The caller's own items first: a traced value is named as the user gave it.
+    items = {"game": game, "solver": solver, "players": players, "args": args, "key": key}
+    items |= {"save": save, **more}
     out = {"steps": str(steps), "save_every": str(save_every)}
     for name, value in items.items():
         out[name] = _digest(name, value)
