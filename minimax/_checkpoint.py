@@ -352,8 +352,10 @@ def _rows_path(real: str, token: str) -> str:
 
 def _alive(pid: int) -> bool:
     """Whether process `pid` may still be writing (True when it cannot be told)."""
-    if pid == os.getpid() or os.name != "posix":  # Windows' os.kill(pid, 0) kills
-        return pid != os.getpid()
+    if pid == os.getpid():  # not saving now: this process is here
+        return False
+    if os.name != "posix":  # cannot tell: Windows' os.kill(pid, 0) would end the process
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
