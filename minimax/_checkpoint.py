@@ -313,8 +313,9 @@ def _encode(name: str, tree: PyTree, rows: bool) -> tuple[dict[str, Any], list[n
             leaf = jax.random.key_data(leaf)  # typed keys have no bytes of their own
         elif isinstance(leaf, np.ndarray) and leaf.dtype.hasobject:
             raise TypeError(f"`{where}` has dtype object; only numeric arrays are stored.")
+        leaf = np.asarray(leaf)
+        info["nbytes"] = leaf.dtype.itemsize * int(np.prod(leaf.shape[1:] if rows else leaf.shape))
         data = _raw_bytes(leaf)
-        info["nbytes"] = data.size // shape[0] if rows and shape[0] else data.size
         leaves.append(info)
         raw.append(data)
     return {"treedef": _treedef_string(treedef), "leaves": leaves}, raw

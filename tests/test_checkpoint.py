@@ -559,6 +559,7 @@ def test_a_save_cut_at_any_byte_keeps_the_last_one(tmp_path):
         _assert_bit_equal(out["rows"], _rows(0, 3))
         assert int(out["step"]) == 3
     write_checkpoint(path, {"step": jnp.array(4)}, rows={"rows": _rows(7, 1)}, append=True)
+    write_checkpoint(path, {"step": jnp.array(4)}, rows={"rows": _rows(8, 0)}, append=True)
     _assert_bit_equal(
         read_checkpoint(path, {"rows": ROW})["rows"], _concat(_rows(0, 3), _rows(7, 1))
     )
