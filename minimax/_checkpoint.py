@@ -246,7 +246,10 @@ def run_fingerprint(
     `save_every`, and for the others a short hash of what they are (the bytes, shapes and dtypes
     of their arrays, their structure, and for functions their code, closures and the globals
     they use, never their addresses): a solver of other hyperparameters, a game of other
-    coefficients, other starting players, `args` or `key` all change it.
+    coefficients, other starting players, `args` or `key` all change it. Functions of jax, optax,
+    equinox, lineax, NumPy and minimax are known by their names, closures and defaults, not
+    their code; objects that are neither PyTrees, dataclasses nor functions by their type and
+    `repr`.
 
     Raises a `TypeError` if an item holds a traced value (under `jit`, `vmap` or `grad`): a
     checkpoint needs concrete values.
