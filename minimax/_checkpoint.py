@@ -26,6 +26,7 @@ the template it is read into.
 
 import contextlib
 import dataclasses
+import dis
 import functools
 import hashlib
 import json
@@ -217,8 +218,9 @@ def _cell_contents(cell: Any) -> Any:
 
 
 def _global_names(code: types.CodeType) -> list[str]:
-    """The names a function's code (and the code nested in it) may read as globals."""
-    names = list(code.co_names)
+    """The names a function's code (and the code nested in it) reads as globals."""
+    loads = ("LOAD_GLOBAL", "LOAD_NAME")
+    names = [i.argval for i in dis.get_instructions(code) if i.opname in loads]
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             names += _global_names(const)
