@@ -533,10 +533,18 @@ def _run_with_checkpoints(
 ) -> Solution:  # fmt: skip
     """`solve` in chunks of `every` steps, saving after each; resumes from `path` if it exists.
 
-    Chunks start at multiples of `every` from the start; every chunk runs the same compiled
-    step, so a killed run, run again, computes exactly what one uninterrupted run computes. The
-    rows recorded so far are saved too."""
-    from ._checkpoint import read_checkpoint, write_checkpoint  # looked up now: tests patch them
+    Chunks start at multiples of `every` from the start, and every chunk runs the same compiled
+    step, so a killed run, run again, computes exactly what one uninterrupted run computes. Each
+    save appends the rows recorded since the last one to the checkpoint's rows file; the file
+    records the run's fingerprint, so that another run's file is refused."""
+    # Looked up now, not at import: tests patch them.
+    from ._checkpoint import (
+        as_template,
+        prepare_checkpoint,
+        read_checkpoint,
+        run_fingerprint,
+        write_checkpoint,
+    )
 
     if every is None:
         raise ValueError("`checkpoint` needs `checkpoint_every`: how many steps between saves.")
@@ -546,43 +554,59 @@ def _run_with_checkpoints(
             f"`checkpoint_every` ({every}) must be a multiple of `save_every` ({save_every}), so "
             "that the rows recorded are the same however often the run is resumed."
         )
-    path = os.fspath(path)
+    # Before any computing: refuse traced values, and a folder that cannot be written.
+    fingerprint = run_fingerprint(
+        game, solver, players, args, key, steps, save_every, save, state=state, stop=stop
+    )
+    path = prepare_checkpoint(path)
     origin = state.step
     start = int(state.step)
     target = start + steps
     _, static = eqx.partition(players, eqx.is_array)
 
     n_rows = -(-steps // save_every) + 1 if save_every else 1
-    first = _row(solver, game, players, state.solver, save, args)
-    rows = jax.tree.map(lambda a: np.zeros((n_rows, *a.shape), a.dtype), first)
+    # NumPy templates of what JAX makes of the rows (NumPy float64 is float32 when x64 is off).
+    row_like = jax.tree.map(
+        lambda a: np.zeros(a.shape, a.dtype),
+        eqx.filter_eval_shape(_row, solver, game, players, state.solver, save, args),
+    )
+    rows = jax.tree.map(lambda a: np.zeros((n_rows, *a.shape), a.dtype), row_like)
     ts = np.full(n_rows, -1, np.asarray(state.step).dtype)
-    entries = {"players": players, "state": state, "trajectory": rows, "ts": ts}
+    saved = 0  # rows in the file
     if os.path.exists(path):
-        entries = read_checkpoint(path, entries, hints={"players": "players", "state": "solver"})
-        players, state, rows, ts = (entries[k] for k in ("players", "state", "trajectory", "ts"))
-        rows, ts = jax.tree.map(np.array, rows), np.array(ts)
-        if not start <= int(state.step) <= target:
-            raise ValueError(
-                f"`checkpoint` {path!r} is at step {int(state.step)}, outside this run's steps "
-                f"{start} to {target}: it belongs to another run; move it or change `steps`."
-            )
+        like = {"players": as_template(players), "state": state}
+        if save_every is not None:
+            like |= {"trajectory": row_like, "ts": ts[0]}
+        entries = read_checkpoint(
+            path, like, hints={"players": "players", "state": "solver"}, fingerprint=fingerprint
+        )
+        players, state = entries["players"], entries["state"]
+        if save_every is not None:
+            saved = len(entries["ts"])
+            for buf, a in zip(
+                jax.tree.leaves(rows), jax.tree.leaves(entries["trajectory"]), strict=True
+            ):
+                buf[:saved] = a
+            ts[:saved] = entries["ts"]
+            del entries  # the rows are in `rows` now
     else:
+        first = _row(solver, game, players, state.solver, save, args)
         for buf, a in zip(jax.tree.leaves(rows), jax.tree.leaves(first), strict=True):
             buf[0] = a
         ts[0] = start
-    n_valid = int((ts >= 0).sum())
+    n_valid = max(saved, 1)
     sol, done = None, False
     meter_state = meter.init(steps)
     try:
-        while sol is None or (int(state.step) < target and sol.result == RESULTS.successful):
+        while int(state.step) < target and not done:
             n = min(every, target - int(state.step))
             sol = _solve(
                 game, solver, players, state, args, key, meter, meter_state, origin, n,
                 save_every, save, stop, int(state.step) + n == target,
             )  # fmt: skip
             players, state = sol.players, sol.state
-            done = int(sol.stats["steps"]) < n and sol.result == RESULTS.successful
-            if save_every is not None:  # the chunk's rows after its first, which is already saved
+            new_rows = None
+            if save_every is not None:  # the chunk's rows after its first, which is already kept
                 m = int((np.asarray(sol.ts) >= 0).sum()) - 1
                 for buf, new in zip(
                     jax.tree.leaves(rows), jax.tree.leaves(sol.trajectory), strict=True
@@ -590,15 +614,31 @@ def _run_with_checkpoints(
                     buf[n_valid : n_valid + m] = np.asarray(new)[1 : m + 1]
                 ts[n_valid : n_valid + m] = np.asarray(sol.ts)[1 : m + 1]
                 n_valid += m
-            else:
-                rows = jax.tree.map(np.array, eqx.filter(sol.trajectory, eqx.is_array))
-                ts[0] = int(state.step)
-            entries = {"players": players, "state": state, "trajectory": rows, "ts": ts}
-            write_checkpoint(path, entries)
-            if done or n == 0:
-                break
+                new = slice(saved, n_valid)
+                new_rows = {
+                    "trajectory": jax.tree.map(lambda b, new=new: b[new], rows),
+                    "ts": ts[new],
+                }
+            write_checkpoint(
+                path,
+                {"players": players, "state": state},
+                fingerprint=fingerprint,
+                rows=new_rows,
+                append=new_rows is not None and saved > 0,
+            )
+            saved = n_valid if new_rows is not None else 0
+            # A failed step, or done (the solver's `terminate`, or `stop`) before the chunk's end.
+            done = sol.result != RESULTS.successful or int(sol.stats["steps"]) < n
+        if sol is None:  # the file holds a finished run: no step, only its answer
+            sol = _solve(
+                game, solver, players, state, args, key, meter, meter_state, origin, 0,
+                save_every, save, stop, False,
+            )  # fmt: skip
     finally:
         meter.close(meter_state)
+    if save_every is None:
+        rows = jax.tree.map(np.array, eqx.filter(sol.trajectory, eqx.is_array))
+        ts[0] = int(state.step)
     # Rows never reached repeat the final row, as in one run.
     for buf in jax.tree.leaves(rows):
         buf[n_valid:] = buf[n_valid - 1]
