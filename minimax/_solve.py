@@ -1,5 +1,6 @@
 """The driver: run a solver on a game in one compiled loop."""
 
+import contextlib
 import os
 import warnings
 from collections.abc import Callable
@@ -62,7 +63,20 @@ class Solution(eqx.Module):
 def _row(solver, game, players, state, save, args) -> PyTree:
     """What a recorded row holds: the answer's arrays, or the arrays of `save(answer, args)`."""
     answer = solver.answer(game, players, state, args)
-    return eqx.filter(answer if save is None else save(answer, args), eqx.is_array)
+    if save is None:
+        return eqx.filter(answer, eqx.is_array)
+    out = save(answer, args)
+    # Numbers (a Python float, a NumPy scalar) are recorded as arrays; nothing to record is an
+    # error, not an empty trajectory.
+    out = jax.tree.map(
+        lambda v: jnp.asarray(v) if isinstance(v, int | float | np.number) else v, out
+    )
+    if not jax.tree.leaves(eqx.filter(out, eqx.is_array)):
+        raise TypeError(
+            f"`save` must return a PyTree of arrays or numbers to record, got {out!r}: e.g. "
+            "`lambda players, args: {'distance': ...}`."
+        )
+    return eqx.filter(out, eqx.is_array)
 
 
 def _all_finite(tree) -> Bool[Array, ""]:
@@ -324,13 +338,45 @@ def _memory_limit() -> int | None:
 _WARN_BYTES = 2**30
 
 
-def _check_memory(row: PyTree, n_rows: int, save_every: int) -> None:
+def _members(tree: Any) -> int:
+    """How many runs one call makes under the caller's `vmap`s: the largest product of batch
+    sizes among the traced values reachable from `tree`, functions' closures included (an
+    optimizer built inside the mapped function keeps its learning rate there). Read from the
+    batching tracers' `val` and `batch_dim`, best effort: 1 where none is found."""
+    most, seen, todo = 1, set(), [(tree, 0)]
+    while todo:
+        obj, depth = todo.pop()
+        if id(obj) in seen or depth > 20:
+            continue
+        seen.add(id(obj))
+        for leaf in jax.tree.leaves(obj):
+            if isinstance(leaf, jax.core.Tracer):
+                count, tracer = 1, leaf
+                while isinstance(tracer, jax.core.Tracer) and hasattr(tracer, "batch_dim"):
+                    value, axis = getattr(tracer, "val", None), tracer.batch_dim
+                    if isinstance(axis, int) and value is not None:
+                        count *= jnp.shape(value)[axis]
+                    tracer = value
+                most = max(most, count)
+            elif callable(leaf):
+                cells = getattr(leaf, "__closure__", None) or ()
+                for cell in cells:
+                    with contextlib.suppress(ValueError):  # a cell not filled yet
+                        todo.append((cell.cell_contents, depth + 1))
+                for inner in (getattr(leaf, "__wrapped__", None), getattr(leaf, "func", None)):
+                    if inner is not None:
+                        todo.append((inner, depth + 1))
+    return most
+
+
+def _check_memory(row: PyTree, n_rows: int, save_every: int, members: int) -> None:
     """Refuse a trajectory that cannot fit, and warn about a large one, before compiling."""
     row_bytes = sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree.leaves(row))
-    total = n_rows * row_bytes
+    total = n_rows * row_bytes * members
     limit = _memory_limit()
+    runs = f" for each of {members} runs under vmap" if members > 1 else ""
     advice = (
-        f"{n_rows} rows of {row_bytes:,} bytes (save_every={save_every}). Record less often "
+        f"{n_rows} rows of {row_bytes:,} bytes{runs} (save_every={save_every}). Record less often "
         "(a larger `save_every`), record a few numbers per row (`save=`), or keep only the final "
         "players (`save_every=None`)."
     )
@@ -457,7 +503,7 @@ def solve(
     if save_every is not None:
         n_rows = -(-steps // save_every) + 1
         row = eqx.filter_eval_shape(_row, solver, game, players, state.solver, save, args)
-        _check_memory(row, n_rows, save_every)
+        _check_memory(row, n_rows, save_every, _members((game, solver, players, state, args, key)))
     if checkpoint is not None:
         return _run_with_checkpoints(
             game, solver, players, state, args, key, steps, save_every, save, stop, throw, meter,
