@@ -142,7 +142,12 @@ class _Run(eqx.Module):
         return _row(self.solver, self.game, self.players(loop), loop.solver, self.save, self.args)
 
     def steps(self, loop: _Loop, n: Int[Array, ""]) -> _Loop:
-        """Up to `n` steps, unchecked but for the failures the solver reports."""
+        """Up to `n` steps, unchecked but for the failures the solver reports. A block that
+        fails is discarded: its derivative is zero, not the `0 * inf` of differentiating
+        through the NaN it made (see `_discardable`)."""
+        return _discardable(_Run._steps)(self, loop, n)
+
+    def _steps(self, loop: _Loop, n: Int[Array, ""]) -> _Loop:
         end = loop.step + n
 
         def step(c: _Loop) -> _Loop:
@@ -215,6 +220,51 @@ class _Run(eqx.Module):
         more = lambda c: c.running() & (c.step < end)  # noqa: E731
         # Each block takes a step, or undoes a failed block (at most once per replay).
         return _loop(more, lambda c: self.block(c, end), loop, 2 * max_steps + 2)
+
+
+def _discardable(fn: Callable) -> Callable:
+    """`fn` whose reverse-mode derivative is zero wherever its output's cotangent is all zero.
+
+    A failed block's output is discarded by a `where`, which sends it a zero cotangent; the
+    plain derivative would still multiply that zero by the infinities inside the failed steps
+    and turn a finite gradient into NaN. Forward values, and so a run's bits, are unchanged."""
+
+    def call(*args):
+        diff, rest = eqx.partition(args, eqx.is_inexact_array)
+        # Closed-over values (a learning rate inside an optimizer) become explicit, so that
+        # they are differentiated too.
+        closed = eqx.filter_closure_convert(lambda d: fn(*eqx.combine(d, rest)), diff)
+        return _zero_safe((closed, diff))
+
+    return call
+
+
+@eqx.filter_custom_vjp
+def _zero_safe(inputs):
+    closed, diff = inputs
+    return closed(diff)
+
+
+@_zero_safe.def_fwd
+def _zero_safe_fwd(perturbed, inputs):
+    out, pull_back = eqx.filter_vjp(lambda inputs: inputs[0](inputs[1]), inputs)
+    return out, (pull_back, eqx.filter(out, eqx.is_inexact_array))
+
+
+@_zero_safe.def_bwd
+def _zero_safe_bwd(residuals, cotangent, perturbed, inputs):
+    pull_back, out = residuals
+    # Outputs that no derivative reached come as None: zeros, as the pull-back needs them.
+    cotangent = jax.tree.map(
+        lambda o, c: None if o is None else jnp.zeros_like(o) if c is None else c,
+        out,
+        eqx.filter(cotangent, eqx.is_inexact_array),
+        is_leaf=lambda c: c is None,
+    )
+    leaves = jax.tree.leaves(cotangent)
+    nothing = jnp.all(jnp.stack([jnp.all(c == 0) for c in leaves])) if leaves else True
+    (grads,) = pull_back(cotangent)
+    return jax.tree.map(lambda g: jnp.where(nothing, jnp.zeros_like(g), g), grads)
 
 
 @eqx.filter_jit

@@ -119,3 +119,20 @@ def test_restarts_on_a_stochastic_game_and_nonfinite_merits():
     nan_merit = mx.Restarted(SOLVER, merit=lambda game, players, args: jnp.nan)
     with pytest.raises(RuntimeError, match="or the state made from them"):
         mx.solve(GAME, nan_merit, Z0, steps=3)
+
+
+def test_gradient_through_a_run_that_stopped_early():
+    """The failed block a run discards has a zero derivative, not 0 * inf = NaN: the gradient
+    of what the run kept matches finite differences."""
+    game = mx.ZeroSumGame(lambda x, y, args: jnp.vdot(x, y) + jnp.exp(jnp.sum(x)))
+
+    def loss(lr):
+        sol = mx.solve(game, mx.Simultaneous(optax.sgd(lr)), (jnp.ones(2), jnp.ones(2)),
+                       steps=100, throw=False)  # fmt: skip
+        return jnp.sum(jnp.arctan(sol.trajectory[0][:10])), sol.stats["failed_step"]
+
+    (value, failed), grad = jax.value_and_grad(loss, has_aux=True)(0.5)
+    assert 10 < int(failed) < 100 and bool(jnp.isfinite(value))
+    h = 1e-6
+    fd = (loss(0.5 + h)[0] - loss(0.5 - h)[0]) / (2 * h)
+    np.testing.assert_allclose(grad, fd, rtol=1e-6)
