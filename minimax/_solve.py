@@ -16,11 +16,14 @@ from jaxtyping import Array, Bool, Int, PRNGKeyArray, PyTree
 from ._game import AbstractGame, Players, as_players
 from ._progress import AbstractProgressMeter, NoProgressMeter, ProgressMeter
 from ._results import RESULTS
-from ._solver import AbstractSolver
+from ._solver import AbstractSolver, AbstractWrapper
 from ._state import RunState, initial_state
 from .checks import check_callable, check_int
 
-_BLOCK = 64  # steps between checks (finiteness, `stop`, the solver's `terminate`)
+# Steps between finiteness checks (and progress reports): long, since each block is an iteration
+# of an outer loop, which costs far more than a step of a small game.
+_BLOCK = 1024
+_CHECK = 64  # steps between `stop` and the solver's `terminate`, at absolute multiples
 _initial_state = eqx.filter_jit(initial_state)
 
 
@@ -157,15 +160,15 @@ class _Run(eqx.Module):
             )
             stats = jax.tree.map(lambda a, b: a + b, c.stats, out.stats)
             arrays = eqx.filter(out.players, eqx.is_array)
-            return _Loop(
+            c = _Loop(
                 arrays, out.state, out.model_state, c.step + 1, out.result, stats, c.done, c.replay
             )
+            return self.check(c) if self.can_finish else c
 
-        cond = lambda c: (c.result == RESULTS.successful) & (c.step < end)  # noqa: E731
-        return _loop(cond, step, loop, _BLOCK)
+        return _loop(lambda c: c.running() & (c.step < end), step, loop, _BLOCK)
 
     def block(self, loop: _Loop, end: Int[Array, ""]) -> _Loop:
-        """Steps up to the next multiple of `_BLOCK` (or `end`), then one check.
+        """Steps up to the next multiple of `_BLOCK` (or `end`), then one finiteness check.
 
         Non-finite values are sticky (`x + u` is never finite again, nor are optimizer
         accumulators; projections keep NaN, see `AbstractGame.project_player`) and the first
@@ -189,10 +192,19 @@ class _Run(eqx.Module):
             meter_state, origin = self.meter_state
             report = lambda: self.meter.update(meter_state, loop.step - origin)  # noqa: E731
             jax.lax.cond(loop.step % self.every < n, report, lambda: None)
-        return self.check(loop)
+        return loop
+
+    @property
+    def can_finish(self) -> bool:
+        """Whether the run may end before its last step: a `stop`, or a solver that can say it
+        is done (a `terminate` of its own, its or a wrapped solver's)."""
+        solver = self.solver
+        while type(solver).terminate is AbstractWrapper.terminate:
+            solver = solver.solver
+        return self.stop is not None or type(solver).terminate is not AbstractSolver.terminate
 
     def check(self, loop: _Loop) -> _Loop:
-        """At every multiple of `_BLOCK` steps: is the run done (the solver's `terminate`, or
+        """At every multiple of `_CHECK` steps: is the run done (the solver's `terminate`, or
         `stop`)? Only there, so that where a run stops does not depend on how it is split."""
 
         def finish(c: _Loop) -> _Loop:
@@ -212,7 +224,7 @@ class _Run(eqx.Module):
             result = RESULTS.where(done, result, c.result)
             return eqx.tree_at(lambda c: (c.done, c.result), c, (done, result))
 
-        due = loop.running() & (loop.step % _BLOCK == 0)
+        due = loop.running() & (loop.step % _CHECK == 0)
         return jax.lax.cond(due, finish, lambda c: c, loop)
 
     def run(self, loop: _Loop, end: Int[Array, ""], max_steps: int) -> _Loop:
@@ -284,7 +296,8 @@ def _solve(
     result = RESULTS.where(ok_start, RESULTS.successful, RESULTS.nonfinite_start)
     false, zero = jnp.array(False), jnp.zeros([], jnp.int32)
     loop = _Loop(arrays, state.solver, state.model_state, start, result, stats, false, zero)
-    loop = run.check(loop)
+    if run.can_finish:
+        loop = run.check(loop)
 
     if save_every is None:
         loop = run.run(loop, target, steps)
