@@ -96,7 +96,10 @@ class DiracGAN(mx.AbstractGeneralSumGame):
             # f(t) = -log(1 + exp(-t)) = -softplus(-t); f(0) = -log 2.
             value = -jax.nn.softplus(-t) - jnp.log(jnp.asarray(2.0, t.dtype))
             loss0 = value if self.loss == "standard" else jax.nn.softplus(t)
-        loss1 = -value + 0.5 * self.gradient_penalty * psi**2
+        # R1 on the data, a point mass at 0: the gradient of D(x) = psi x is psi, so the
+        # penalty is gamma/2 psi^2.
+        real = jnp.zeros((1,), psi.dtype)
+        loss1 = -value + mx.gan.r1(lambda x: psi * x, real, self.gradient_penalty)
         return loss0, loss1
 
     def equilibrium(self, near: mx.Players | None = None) -> tuple[Scalar, Scalar]:
