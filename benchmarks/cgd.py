@@ -58,20 +58,17 @@ LR = 1e-3  # both players, every solver, both sides
 BETA = 0.99  # ACGD's second-moment decay (CGDs' default)
 EPS = 1e-8  # ACGD's eps, passed to both sides (mx.ACGD's default; CGDs' own default is 1e-5)
 # The linear solve's tolerance, as norms of the residual r = b - A w: relative 1e-4, absolute
-# 1e-6. CGDs (BCGD/ACGD) stops when ||r||^2 < tol ||b||^2 or ||r||^2 < atol, squared 2-norms, so
-# it gets tol = 1e-8, atol = 1e-12 (`_cgds_torch.py --tol-kind norm` squares them). lineax's CG
-# (in mx.CGD/ACGD) stops when every entry |r_i| <= atol + rtol |b_i| and every entry of the last
-# update |dw_i| <= atol + rtol |w_i|, after at least one iteration: it gets rtol = 1e-4,
-# atol = 1e-6. Neither rule implies the other: per entry, lineax's relative part is stricter
-# (no entry may carry the residual), its absolute part looser (1e-6 per entry allows
-# ||r|| up to 1e-6 sqrt(n), n ~ 5000), and the update check usually adds an iteration.
+# 1e-6. Both sides stop on the same rule, written two ways: CGDs (BCGD/ACGD) when
+# ||r||^2 < tol ||b||^2 or ||r||^2 < atol, squared 2-norms, so it gets tol = 1e-8, atol = 1e-12
+# (`_cgds_torch.py --tol-kind norm` squares them); `mx.CGD`/`mx.ACGD` when
+# ||r|| <= max(rtol ||b||, atol), so they get rtol = 1e-4, atol = 1e-6.
 RTOL, ATOL = 1e-4, 1e-6
 TOLERANCES = (
-    f"residual norm `||r|| <= {RTOL:g} ||b||` or `||r|| <= {ATOL:g}`: CGDs gets "
-    f"`tol={RTOL**2:g}, atol={ATOL**2:g}` (its rule compares squared 2-norms: "
+    f"residual norm `||r|| <= {RTOL:g} ||b||` or `||r|| <= {ATOL:g}`, the same rule on both "
+    f"sides: CGDs gets `tol={RTOL**2:g}, atol={ATOL**2:g}` (it compares squared 2-norms: "
     "`||r||^2 < tol ||b||^2` or `||r||^2 < atol`); `mx.CGD`/`mx.ACGD` get "
-    f"`rtol={RTOL:g}, atol={ATOL:g}` (lineax's rule: every entry `|r_i| <= atol + rtol |b_i|`, "
-    "and likewise for the last CG update, after at least one iteration)"
+    f"`rtol={RTOL:g}, atol={ATOL:g}` (`||r|| <= max(rtol ||b||, atol)`); both check the warm "
+    "start before the first iteration"
 )
 WIDTH, DEPTH, LATENT, BATCH = 64, 2, 16, 256
 FAST_BLOCK, SLOW_BLOCK = 256, 64  # steps per `mx.solve` call (each compiled once)
@@ -140,7 +137,7 @@ class JaxRun:
 
     def count_iterations(self, steps: int) -> list[int]:
         """CG iterations per step over `steps` more steps, by an instrumented (recompiled) copy
-        of the solve: `minimax._solver.cgd._solve_result` patched to report lineax's
+        of the solve: `minimax._solver.cgd._solve_result` patched to report the solve's
         `num_steps`. Run after all timing, once the compilation caches are cleared."""
         counts = []
         original = _cgd_module._solve_result
@@ -445,8 +442,7 @@ def body(m: dict, comparison: str, cost: str, notes: list[str], options) -> str:
             "discriminator minimises its BCE loss, the generator maximises it (on the JAX side an "
             "`mx.AbstractZeroSumGame` with `f = -l_D` over MixtureGAN's mini-batches and "
             f"networks). Learning rate {LR:g} for both players; ACGD with beta {BETA:g} and eps "
-            f"{EPS:g} on both sides. Linear-solve tolerance: {TOLERANCES}. The two rules differ "
-            "(lineax checks every entry and the last update too), so CG iterations per step are "
+            f"{EPS:g} on both sides. Linear-solve tolerance: {TOLERANCES}. CG iterations per step are "
             "shown; the `N CG it.` rows run `mx.CGD`/`mx.ACGD` with `rtol=atol=0, max_steps=N`, "
             "exactly the (rounded) number of iterations CGDs took, the cost at equal linear "
             "algebra. Best chunk of "
@@ -462,7 +458,7 @@ def body(m: dict, comparison: str, cost: str, notes: list[str], options) -> str:
             "iterations: on the JAX side counted in a separate, untimed run of "
             f"{options.count_steps} more steps; on the CGDs side over its timed chunks. "
             "`python benchmarks/cgd.py --profile` times the ingredients of an `mx.CGD` step "
-            "(linearisation, lineax's CG, `mx.solve`'s loop) against a hand-written CG step.",
+            "(linearisation, CG, `mx.solve`'s loop) against a hand-written CG step.",
             "",
             comparison,
             "",
@@ -507,10 +503,10 @@ def _axpy(a, x, y):
 def hand_cgd_step(game, static, iterations: int, transpose: bool):
     """`mx.CGD`'s zero-sum step (CG on the generator's system, warm-started, the
     discriminator's step in closed form) written out without lineax: plain CG for exactly
-    `iterations` iterations. `transpose=False` linearises as `mx.CGD` does (`jax.linearize` of
-    each player's gradient along the other player, two primal passes); `transpose=True`
-    linearises the field once along `y` and takes `J10 = -J01^T` by `jax.linear_transpose`
-    (zero-sum only)."""
+    `iterations` iterations. `transpose=False` linearises each player's gradient along the
+    other player (`jax.linearize` twice, two primal passes, as `mx.CGD` does on a general-sum
+    game); `transpose=True` linearises the field once along `y` and takes `J10 = -J01^T` by
+    `jax.linear_transpose`, as `mx.CGD` does on a zero-sum game."""
 
     def step(params, warm, key):
         x, y = params

@@ -88,11 +88,83 @@ def _linear_solver(kind, rtol, atol, max_steps, params: Players):
         eps = max(float(np.finfo(leaf.dtype).eps) for leaf in jax.tree.leaves(params))
         tol = eps**_TOLERANCE_POWER
         rtol, atol = (tol if rtol is None else rtol), (tol if atol is None else atol)
-    if max_steps is not None and not (_is_zero(rtol) and _is_zero(atol)):
+    if kind is lx.GMRES and max_steps is not None and not (_is_zero(rtol) and _is_zero(atol)):
         # lineax reports a solve that used all `max_steps` iterations as failed, even if its
         # last one converged: one more makes "converged within `max_steps`" a success.
         max_steps = max_steps + 1
     return kind(rtol=rtol, atol=atol, max_steps=max_steps)
+
+
+def _dot(a: PyTree, b: PyTree) -> Array:
+    return sum(jnp.vdot(u, v) for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
+
+
+class _CG(lx.AbstractLinearSolver):
+    r"""Conjugate gradients for a symmetric positive definite operator, stopped by the norm of
+    the residual $r = b - Aw$: converged once $\|r\| \le \max(\mathrm{rtol}\,\|b\|,
+    \mathrm{atol})$ (2-norms over every leaf, compared squared, as CGDs does), checked before
+    the first iteration too, so a warm start that already solves the system costs no iteration.
+
+    It differs from `lineax.CG` in the rule (lineax's is entrywise, on the residual and on the
+    last update, after at least one iteration, which usually costs one more iteration) and in
+    evaluating the operator once per iteration (plus once for the warm start's residual): the
+    residual is updated recursively and never recomputed, as in CGDs (a drift that only matters
+    after far more iterations than a CGD step takes). A subclass of lineax's solver, so that
+    `lineax.linear_solve` still differentiates the solve implicitly.
+
+    With `rtol = atol = 0` it takes exactly `max_steps` iterations (fewer if the residual
+    vanishes) and succeeds; otherwise a solve still above the tolerance after `max_steps`
+    iterations (`None`: 10 times the number of unknowns) reports `max_steps_reached`.
+    """
+
+    rtol: Any
+    atol: Any
+    max_steps: int | None = eqx.field(static=True)
+
+    def init(self, operator, options):
+        return operator
+
+    def compute(self, state, vector, options):
+        operator = state
+        w0 = options.get("y0", jax.tree.map(jnp.zeros_like, vector))
+        size = sum(leaf.size for leaf in jax.tree.leaves(vector))
+        max_steps = 10 * size if self.max_steps is None else self.max_steps
+        fixed = _is_zero(self.rtol) and _is_zero(self.atol)
+        dtype = jnp.result_type(*jax.tree.leaves(vector))
+        rtol, atol = (jnp.asarray(t, dtype) for t in (self.rtol, self.atol))
+        bound = jnp.maximum(rtol**2 * _dot(vector, vector), atol**2)
+        r0 = _add(vector, operator.mv(w0), -1)
+        rr0 = _dot(r0, r0)
+
+        def done(rr):
+            # A zero residual is exact (and would make the next step 0 / 0); a NaN one stops.
+            return (rr == 0) | ~(rr > bound) if not fixed else ~(rr > 0)
+
+        def cond(carry):
+            _, _, _, rr, k = carry
+            return (k < max_steps) & ~done(rr)
+
+        def body(carry):
+            w, r, p, rr, k = carry
+            ap = operator.mv(p)
+            alpha = rr / _dot(p, ap)
+            w, r = _add(w, p, alpha), _add(r, ap, -alpha)
+            rr_new = _dot(r, r)
+            return w, r, _add(r, p, rr_new / rr), rr_new, k + 1
+
+        w, _, _, rr, steps = jax.lax.while_loop(cond, body, (w0, r0, r0, rr0, jnp.array(0)))
+        converged = (steps == max_steps) | (rr == 0) if fixed else done(rr) & jnp.isfinite(rr)
+        result = lx.RESULTS.where(converged, lx.RESULTS.successful, lx.RESULTS.max_steps_reached)
+        return w, result, {"num_steps": steps}
+
+    def transpose(self, state, options):
+        return state, {}  # symmetric; the warm start belongs to the forward solve
+
+    def conj(self, state, options):
+        return state, {}  # real
+
+    def assume_full_rank(self):
+        return True
 
 
 def _linearised(game, params: Players, static: Players, args, key):
@@ -107,6 +179,23 @@ def _linearised(game, params: Players, static: Players, args, key):
     f0, j01 = jax.linearize(lambda y_: field((x, y_), 0), y)
     f1, j10 = jax.linearize(lambda x_: field((x_, y), 1), x)
     return (f0, f1), (j01, j10)
+
+
+def _linearised_zero_sum(game, params: Players, static: Players, args, key):
+    """As `_linearised`, for a zero-sum game from one linearisation: the field along `y`
+    gives `J01`, and `J10 = -J01^T` (as `F_1 = -∇_y f`) by transposing it."""
+    x, y = params
+    field, along_y = jax.linearize(lambda y_: game.field((x, y_), static, args, key), y)
+
+    def j01(v):
+        return along_y(v)[0]
+
+    j01_t = jax.linear_transpose(j01, y)
+
+    def j10(u):
+        return _times(-1.0, j01_t(u)[0])
+
+    return field, (j01, j10)
 
 
 def _warm_start(guess: PyTree) -> dict:
@@ -296,15 +385,16 @@ class CGD(AbstractSolver[CGDState]):
         key: PRNGKeyArray | None = None,
     ) -> tuple[Players, CGDState]:
         params, static = split_players(players)
-        field, jac = _linearised(game, params, static, args, key)
         eta = _learning_rate(self.learning_rate, state.count)
         if isinstance(game, AbstractZeroSumGame):
-            solver = _linear_solver(lx.CG, self.rtol, self.atol, self.max_steps, params)
+            field, jac = _linearised_zero_sum(game, params, static, args, key)
+            solver = _linear_solver(_CG, self.rtol, self.atol, self.max_steps, params)
             pair, ones = (eta, eta), (1.0, 1.0)
             deltas, solution, result = _zero_sum_solve(
                 0, pair, pair, ones, field, jac, state.solution, solver
             )
         else:
+            field, jac = _linearised(game, params, static, args, key)
             solver = _linear_solver(lx.GMRES, self.rtol, self.atol, self.max_steps, params)
             deltas, solution, result = _general_sum_solve(eta, field, jac, state.solution, solver)
         new = CGDState(state.count + 1, solution, result)
@@ -411,7 +501,7 @@ class ACGD(AbstractSolver[ACGDState]):
     ) -> tuple[Players, ACGDState]:
         self._check_game(game)
         params, static = split_players(players)
-        field, jac = _linearised(game, params, static, args, key)
+        field, jac = _linearised_zero_sum(game, params, static, args, key)
         t = state.count + 1
         beta = self.beta
         moments = jax.tree.map(
@@ -425,7 +515,7 @@ class ACGD(AbstractSolver[ACGDState]):
             lambda v: correction.astype(v.dtype) / (jnp.sqrt(v) + jnp.asarray(self.eps, v.dtype)),
             moments,
         )
-        solver = _linear_solver(lx.CG, self.rtol, self.atol, self.max_steps, params)
+        solver = _linear_solver(_CG, self.rtol, self.atol, self.max_steps, params)
         scale = _sqrt(eta)
 
         def solve_for(i):
