@@ -12,17 +12,9 @@ from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray, PyTree, Scalar
 import minimax as mx
 from minimax._misc import check_choice, check_int, check_scalar
 
-from ._common import as_float, check_shape
+from ._common import as_float, check_shape, float_dtype
 
 _DIRAC_LOSSES = ("standard", "non-saturating", "wgan")
-
-
-def _float_dtype(tree: PyTree):
-    """The dtype of the first floating-point array in `tree` (JAX's default float if none)."""
-    for leaf in jax.tree.leaves(tree):
-        if eqx.is_inexact_array(leaf):
-            return leaf.dtype
-    return jnp.result_type(float)
 
 
 class DiracGAN(mx.AbstractGeneralSumGame):
@@ -359,7 +351,7 @@ class MixtureGAN(mx.AbstractGeneralSumGame):
 
     def sample(self, generator, key: PRNGKeyArray, num_samples: int) -> Float[Array, "n d"]:
         """`num_samples` points from `generator`, fed latent draws `z ~ N(0, I)`."""
-        z = jax.random.normal(key, (num_samples, self.latent_size), _float_dtype(generator))
+        z = jax.random.normal(key, (num_samples, self.latent_size), float_dtype(generator))
         return self._generate(generator, z)
 
     def _generate(self, generator, z: Float[Array, "n latent"]) -> Float[Array, "n d"]:
@@ -401,7 +393,7 @@ class MixtureGAN(mx.AbstractGeneralSumGame):
                 "`step`) so that each step draws a fresh mini-batch."
             )
         generator, discriminator = players
-        real, z = self.minibatch(key, _float_dtype(generator))
+        real, z = self.minibatch(key, float_dtype(generator))
         fake = self._generate(generator, z)
         real_logits = self._logits(discriminator, real)
         fake_logits = self._logits(discriminator, fake)

@@ -1,0 +1,141 @@
+"""games.DigitsGAN: the data split, the score and its baselines, the losses with and without a
+model state (BatchNorm, spectral normalisation), and a short run of `solve`."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import games
+import minimax as mx
+
+pytest.importorskip("sklearn")
+
+GAME = games.DigitsGAN()
+STATEFUL = games.DigitsGAN(batch_norm=True, spectral_norm=True, batch_size=16)
+KEY = jax.random.key(0)
+
+
+def test_data_split():
+    from games.digits import _digits
+
+    train, train_labels, test, test_labels = _digits()
+    assert train.shape == (899, 64) and test.shape == (898, 64)
+    assert train.min() == 0.0 and train.max() == 1.0  # pixels 0-16 scaled to [0, 1]
+    assert np.array_equal(GAME.data, train)
+    # Disjoint halves of the 1797 digits, every class in each.
+    rows = {row.tobytes() for row in train}
+    assert sum(row.tobytes() in rows for row in test) < 20  # a few digits are duplicates
+    assert set(train_labels) == set(test_labels) == set(range(10))
+
+
+def test_score_and_baselines():
+    base = GAME.baselines(num_samples=500)
+    real, gaussian, mixture = base["training digits"], base["gaussian"], base["mixture"]
+    assert real.classes_covered == 10 and real.kl_uniform < 0.01
+    # Real digits are closer to the held-out ones than a mixture fitted to them, which is
+    # closer than one Gaussian.
+    assert real.frechet < mixture.frechet < gaussian.frechet
+    # One digit repeated: one class, KL = log 10; no digit at all: far from the data.
+    ones = GAME.score(np.repeat(GAME.data[:1], 100, axis=0))
+    assert ones.classes_covered == 1 and np.isclose(ones.kl_uniform, np.log(10))
+    assert GAME.score(np.zeros((100, 64))).frechet > 10 * mixture.frechet
+    assert np.isclose(ones.class_fractions.sum(), 1.0)
+    with pytest.raises(ValueError, match="`samples`"):
+        GAME.score(np.zeros((10, 8, 8)))
+
+
+def test_losses_and_r1():
+    players = GAME.init_players(KEY)
+    G, D = players
+    assert G.in_size == 16 and G.out_size == 64 and D.out_size == "scalar"
+    plain = games.DigitsGAN(0.0).losses(players, key=KEY)
+    penalised = GAME.losses(players, key=KEY)
+    real, _ = GAME.minibatch(KEY)
+    assert penalised[0] == plain[0]  # the generator does not feel R1
+    np.testing.assert_allclose(penalised[1] - plain[1], mx.gan.r1(D, real, 1.0), rtol=1e-6)
+    samples = GAME.sample(G, KEY, 5)
+    assert samples.shape == (5, 64) and float(samples.min()) >= 0 and float(samples.max()) <= 1
+    with pytest.raises(ValueError, match="`key`"):
+        GAME.losses(players)
+    with pytest.raises(ValueError, match="no model state"):
+        GAME.losses(players, key=KEY, model_state=(None, None))
+
+
+def test_traced_gamma():
+    players = GAME.init_players(KEY)
+
+    @jax.jit
+    @jax.vmap
+    def loss_d(gamma):
+        return games.DigitsGAN(gamma).losses(players, key=KEY)[1]
+
+    gammas = jnp.array([0.0, 1.0, 4.0])
+    got = loss_d(gammas)
+    want = [games.DigitsGAN(float(g)).losses(players, key=KEY)[1] for g in gammas]
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_model_state():
+    """BatchNorm in G and spectral normalisation in D: the losses thread the model state,
+    which the gradients do not touch; sampling runs G in inference mode."""
+    players = STATEFUL.init_players(KEY)
+    model_state = STATEFUL.init_model_state(KEY)
+    assert games.DigitsGAN().init_model_state(KEY) is None
+    (loss_g, loss_d), new_state = STATEFUL.losses(players, key=KEY, model_state=model_state)
+    assert np.isfinite(loss_g) and np.isfinite(loss_d)
+    G, _ = players
+    index = G.norms[0].state_index
+    before, after = (s[0].get(index)[0] for s in (STATEFUL.init_model_state(KEY), new_state))
+    assert not np.allclose(before, after)  # BatchNorm's running mean moved
+
+    params, static = mx.split_players(players)
+
+    def loss(params, state):
+        (l0, l1), state = STATEFUL.losses(
+            eqx.combine(params, static), key=KEY, model_state=state
+        )
+        return l0 + l1, state
+
+    grads, _ = jax.grad(loss, has_aux=True)(params, STATEFUL.init_model_state(KEY))
+    assert all(np.isfinite(g).all() for g in jax.tree.leaves(grads))
+
+    state = STATEFUL.init_model_state(KEY)
+    samples = STATEFUL.sample(G, KEY, 7, model_state=state)
+    assert samples.shape == (7, 64)
+    # Inference mode: a sample depends on its own latent only, not on the rest of the batch.
+    z = jax.random.normal(KEY, (7, 16), samples.dtype)
+    alone = jax.vmap(
+        eqx.nn.inference_mode(G), axis_name="batch", in_axes=(0, None), out_axes=(0, None)
+    )(z[:1], STATEFUL.init_model_state(KEY)[0])[0]
+    np.testing.assert_allclose(alone, samples[:1], rtol=1e-6)
+    with pytest.raises(ValueError, match="model_state"):
+        STATEFUL.losses(players, key=KEY)
+    with pytest.raises(ValueError, match="model_state"):
+        STATEFUL.sample(G, KEY, 3)
+
+
+def test_trains_with_solve():
+    """A few steps of Adam through `solve` lower the discriminator's loss on fresh batches."""
+    game = games.DigitsGAN(batch_size=32)
+    players = game.init_players(KEY, width=32, depth=1)
+    solver = mx.Simultaneous(optax.adam(1e-3, b1=0.5, b2=0.99))
+    sol = mx.solve(game, solver, players, steps=30, key=jax.random.key(1), save_every=None)
+    assert sol.result == mx.RESULTS.successful
+    keys = jax.random.split(jax.random.key(2), 8)
+    before = np.mean([game.losses(players, key=k)[1] for k in keys])
+    after = np.mean([game.losses(sol.players, key=k)[1] for k in keys])
+    assert after < before
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="`gamma`"):
+        games.DigitsGAN(-1.0)
+    with pytest.raises(ValueError, match="`batch_size`"):
+        games.DigitsGAN(batch_size=0)
+    with pytest.raises(ValueError, match="`width`"):
+        GAME.init_players(KEY, width=0)
+    with pytest.raises(NotImplementedError):
+        GAME.equilibrium()
