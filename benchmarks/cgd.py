@@ -251,6 +251,17 @@ def solvers(iterations: dict[str, int], gmres: bool) -> dict:
         "OGDA, minimax game": ("minimax", mx.Simultaneous(ogda), FAST_BLOCK),
         "CGD": ("minimax", mx.CGD(LR, rtol=RTOL, atol=ATOL), SLOW_BLOCK),
         "ACGD": ("minimax", mx.ACGD(LR, beta=BETA, eps=EPS, rtol=RTOL, atol=ATOL), SLOW_BLOCK),
+        # Warm-started as CGDs is: the same algorithm, one more matrix product per step.
+        "CGD, warm start": (
+            "minimax",
+            mx.CGD(LR, rtol=RTOL, atol=ATOL, warm_start=True),
+            SLOW_BLOCK,
+        ),
+        "ACGD, warm start": (
+            "minimax",
+            mx.ACGD(LR, beta=BETA, eps=EPS, rtol=RTOL, atol=ATOL, warm_start=True),
+            SLOW_BLOCK,
+        ),
         # The same number of CG iterations as CGDs took in its warm-up (rtol = atol = 0: every
         # solve takes exactly `max_steps` iterations): the cost at equal linear-algebra work.
         f"CGD, {k_cgd} CG it.": (
@@ -327,7 +338,8 @@ def measure(options) -> dict:
     # Counting recompiles the JAX solves with a callback: only after every timing, and with
     # the caches cleared so that nothing compiled earlier is reused.
     jax.clear_caches()
-    counts = {name: runs[name].count_iterations(options.count_steps) for name in ("CGD", "ACGD")}
+    counted = ("CGD", "ACGD", "CGD, warm start", "ACGD, warm start")
+    counts = {name: runs[name].count_iterations(options.count_steps) for name in counted}
     return {
         "chunks": chunks,
         "counts": counts,
@@ -362,6 +374,8 @@ def tables(m: dict) -> tuple[str, str, list[str]]:
     pairs = [
         ("CGD", "bcgd", "BCGD", None),
         ("ACGD", "acgd", "ACGD", None),
+        ("CGD, warm start", "bcgd", "BCGD", None),
+        ("ACGD, warm start", "acgd", "ACGD", None),
         (f"CGD, {k_cgd} CG it.", "bcgd", "BCGD", k_cgd),
         (f"ACGD, {k_acgd} CG it.", "acgd", "ACGD", k_acgd),
     ]
@@ -443,9 +457,12 @@ def body(m: dict, comparison: str, cost: str, notes: list[str], options) -> str:
             "`mx.AbstractZeroSumGame` with `f = -l_D` over MixtureGAN's mini-batches and "
             f"networks). Learning rate {LR:g} for both players; ACGD with beta {BETA:g} and eps "
             f"{EPS:g} on both sides. Linear-solve tolerance: {TOLERANCES}. CG iterations per "
-            "step are shown; the `N CG it.` rows run `mx.CGD`/`mx.ACGD` with "
-            "`rtol=atol=0, max_steps=N`, exactly the (rounded) number of iterations CGDs took, "
-            "the cost at equal linear algebra. Best chunk of "
+            "step are shown. `CGD` and `ACGD` start each solve from zero (their default); CGDs "
+            "starts from the last solution, which costs one more product with the matrix (two "
+            "Hessian-vector products) for the starting residual: the `warm start` rows "
+            "(`warm_start=True`) are the same algorithm as CGDs'. The `N CG it.` rows run "
+            "`mx.CGD`/`mx.ACGD` with `rtol=atol=0, max_steps=N`, exactly the (rounded) number "
+            "of iterations CGDs took, the cost at equal linear algebra. Best chunk of "
             f"{options.rounds} of about {options.chunk_seconds:g} s each (sized by the first "
             "round), wall clock, "
             "interleaved with every other contender below, after compilation and a warm-up "

@@ -94,9 +94,7 @@ def test_model_state():
     params, static = mx.split_players(players)
 
     def loss(params, state):
-        (l0, l1), state = STATEFUL.losses(
-            eqx.combine(params, static), key=KEY, model_state=state
-        )
+        (l0, l1), state = STATEFUL.losses(eqx.combine(params, static), key=KEY, model_state=state)
         return l0 + l1, state
 
     grads, _ = jax.grad(loss, has_aux=True)(params, STATEFUL.init_model_state(KEY))

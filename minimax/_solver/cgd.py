@@ -28,7 +28,7 @@ class CGDState(eqx.Module):
 
     - `count`: the number of steps taken (what a learning-rate schedule is called with).
     - `solution`: the last linear solve's solution for each player, `w = -Δ / η` (the pair
-      `(Δx, Δy)` is the last step): the next solve starts from it (warm start).
+      `(Δx, Δy)` is the last step): with `warm_start=True` the next solve starts from it.
     - `result`: the last linear solve's outcome, a [`minimax.RESULTS`][] value.
     """
 
@@ -45,7 +45,7 @@ class ACGDState(eqx.Module):
     - `count`: the number of steps taken (the bias correction's `t - 1`; its parity picks the
       player whose system is solved).
     - `solution`: the last linear solve's solution for each player, `c = -Δ / sqrt(η)`
-      (elementwise): the next solve for that player starts from it (warm start).
+      (elementwise): with `warm_start=True` the next solve for that player starts from it.
     - `second_moments`: each player's exponential moving average of its squared gradient.
     - `result`: the last linear solve's outcome, a [`minimax.RESULTS`][] value.
     """
@@ -198,10 +198,11 @@ def _linearised_zero_sum(game, params: Players, static: Players, args, key):
     return field, (j01, j10)
 
 
-def _warm_start(guess: PyTree) -> dict:
+def _start(guess: PyTree, warm: bool) -> dict:
+    """The solve's options: start from `guess` if `warm`, else from zero."""
     # The solution does not depend on where the solve starts, so neither does its derivative:
     # lineax differentiates the solve implicitly and refuses a differentiable `y0`.
-    return {"y0": jax.lax.stop_gradient(guess)}
+    return {"y0": jax.lax.stop_gradient(guess)} if warm else {}
 
 
 def _solve_result(solution: lx.Solution, rhs: PyTree) -> RESULTS:
@@ -211,7 +212,9 @@ def _solve_result(solution: lx.Solution, rhs: PyTree) -> RESULTS:
     return RESULTS.where(_all_finite(rhs), result, RESULTS.nonfinite)
 
 
-def _zero_sum_solve(i: int, eta, scale, pre, field, jac, warm: Players, solver) -> tuple:
+def _zero_sum_solve(
+    i: int, eta, scale, pre, field, jac, guess: Players, solver, warm: bool
+) -> tuple:
     r"""Solve player `i`'s system of the zero-sum CGD update; the other player's step follows.
 
     With `j` the other player, the local Nash equilibrium is `Δ_i = -η_i (F_i + J_ij Δ_j)`,
@@ -232,8 +235,8 @@ def _zero_sum_solve(i: int, eta, scale, pre, field, jac, warm: Players, solver) 
         return _add(c, _times(pre[i], jac[i](_times(eta[j], jac[j](_times(scale[i], c))))), -1)
 
     tags = frozenset({lx.symmetric_tag, lx.positive_semidefinite_tag})
-    operator = lx.FunctionLinearOperator(matvec, _structure(warm[i]), tags)
-    sol = lx.linear_solve(operator, rhs, solver, options=_warm_start(warm[i]), throw=False)
+    operator = lx.FunctionLinearOperator(matvec, _structure(guess[i]), tags)
+    sol = lx.linear_solve(operator, rhs, solver, options=_start(guess[i], warm), throw=False)
     delta_i = _times(-1.0, _times(scale[i], sol.value))
     w_j = _add(field[j], jac[j](delta_i))
     delta_j = _times(-1.0, _times(eta[j], w_j))
@@ -247,14 +250,14 @@ def _sqrt(tree: PyTree) -> PyTree:
     return jax.tree.map(jnp.sqrt, tree)
 
 
-def _general_sum_solve(eta, field, jac, warm: Players, solver) -> tuple:
+def _general_sum_solve(eta, field, jac, guess: Players, solver, warm: bool) -> tuple:
     """The block system `(I + η O) w = F`, `O = [[0, J01], [J10, 0]]`, by GMRES; `Δ = -η w`."""
 
     def matvec(w):
         return _add(w, _times(eta, (jac[0](w[1]), jac[1](w[0]))))
 
-    operator = lx.FunctionLinearOperator(matvec, _structure(warm))
-    sol = lx.linear_solve(operator, field, solver, options=_warm_start(warm), throw=False)
+    operator = lx.FunctionLinearOperator(matvec, _structure(guess))
+    sol = lx.linear_solve(operator, field, solver, options=_start(guess, warm), throw=False)
     deltas = _times(-1.0, _times(eta, sol.value))
     return deltas, sol.value, _solve_result(sol, field)
 
@@ -305,11 +308,13 @@ class CGD(AbstractSolver[CGDState]):
     \Delta y = \eta \big(\nabla_y f + D_{yx} f\, \Delta x\big),$$
 
     whose matrix $I + \eta^2 D_{xy} f\, D_{yx} f$ is symmetric positive definite
-    ($D_{yx} f = D_{xy} f^\top$): CGD solves it with conjugate gradients (`lineax.CG`) and
-    takes $\Delta y$ in closed form. A general-sum game's block system is solved with GMRES
-    (`lineax.GMRES`). No matrix is formed: each iteration takes two mixed Hessian-vector
-    products, forward-mode derivatives of one player's gradient along the other player's
-    parameters, linearised once per step. Each solve starts from the previous step's solution.
+    ($D_{yx} f = D_{xy} f^\top$): CGD solves it with conjugate gradients and takes $\Delta y$
+    in closed form. A general-sum game's block system is solved with GMRES (`lineax.GMRES`).
+    No matrix is formed: each iteration takes two mixed Hessian-vector products, derivatives
+    of one player's gradient along the other player's parameters. In a zero-sum game both
+    come from one linearisation per step: $D_{xy} f\, v$ forward over reverse, and
+    $D_{yx} f\, u$ as its transpose (a general-sum game linearises each player's gradient).
+    Both solves are differentiated implicitly (lineax), so a run is differentiable.
 
     On the bilinear game $f = xy$ a step is a rotation scaled by $1 / \sqrt{1 + \eta^2}$: CGD
     converges for every $\eta > 0$, where simultaneous gradient descent-ascent spirals out.
@@ -326,21 +331,27 @@ class CGD(AbstractSolver[CGDState]):
 
     - `learning_rate`: the step size $\eta > 0$: a float, an optax schedule (called with the
       number of steps taken), or a traced scalar (e.g. under `jax.vmap`).
-    - `rtol`, `atol`: the linear solve's relative and absolute tolerances, with lineax's rule:
-      it has converged when every entry of the residual $r = b - Aw$ is within
-      `atol + rtol * |b_i|`, and every entry of its last update within `atol + rtol * |w_i|`.
-      The default for each is `eps ** 0.75` for the least precise floating dtype of the
-      players: 1.8e-12 in float64, so that a step agrees with a dense solve of the same system
-      to well within 1e-10 on small games (the zero-sum matrix's eigenvalues are at least 1,
-      so the error in $\Delta x$ is at most $\eta$ times the residual), and 6.4e-6 in
-      float32, well above the rounding floor of a float32 residual, which a tolerance near
-      `eps` would not reliably reach.
-    - `max_steps`: the most iterations of each linear solve, as lineax counts them: CG
-      iterations, or GMRES restart cycles (of up to 20 Krylov vectors each); a solve that has
-      not converged within them fails. `None` (default) is lineax's `10 * size`, with `size`
-      the number of unknowns (in exact arithmetic CG needs at most `size`). With
-      `rtol = atol = 0`, every solve takes exactly `max_steps` iterations and counts as
-      converged.
+    - `rtol`, `atol`: the linear solve's relative and absolute tolerances. CG has converged
+      when the residual $r = b - Aw$ has $\|r\| \le \max(\mathrm{rtol}\, \|b\|,
+      \mathrm{atol})$ (2-norms over all the player's parameters; the rule of the CGDs
+      package, whose `tol` and `atol` are the squares of these), checked before the first
+      iteration too. GMRES uses lineax's rule: every entry of the residual within
+      `atol + rtol * |b_i|`. The default for each is `eps ** 0.75` for the least precise
+      floating dtype of the players: 1.8e-12 in float64, so that a step agrees with a dense
+      solve of the same system to well within 1e-10 on small games (the zero-sum matrix's
+      eigenvalues are at least 1, so the error in $\Delta x$ is at most $\eta$ times the
+      residual), and 6.4e-6 in float32, well above the rounding floor of a float32 residual,
+      which a tolerance near `eps` would not reliably reach.
+    - `max_steps`: the most iterations of each linear solve: CG iterations, or GMRES restart
+      cycles (of up to 20 Krylov vectors each); a solve that has not converged within them
+      fails. `None` (default) is `10 * size`, with `size` the number of unknowns (in exact
+      arithmetic CG needs at most `size`). With `rtol = atol = 0`, every solve takes exactly
+      `max_steps` iterations and counts as converged.
+    - `warm_start`: start each solve from the previous step's solution (as CGDs does), rather
+      than from zero (default). A warm start costs one more product with the matrix per step
+      (two Hessian-vector products) for the starting residual; on the GAN of
+      `benchmarks/cgd.py` it saved no iterations (one per step either way), so it is off by
+      default.
 
     ```python
     >>> import jax.numpy as jnp, minimax as mx
@@ -360,6 +371,7 @@ class CGD(AbstractSolver[CGDState]):
     rtol: Any = eqx.field(default=None, kw_only=True)
     atol: Any = eqx.field(default=None, kw_only=True)
     max_steps: Any = eqx.field(default=None, static=True, kw_only=True)
+    warm_start: bool = eqx.field(default=False, static=True, kw_only=True)
 
     def __check_init__(self):
         check_scalar("learning_rate", self.learning_rate, low=0, low_open=True, schedule=True)
@@ -391,12 +403,14 @@ class CGD(AbstractSolver[CGDState]):
             solver = _linear_solver(_CG, self.rtol, self.atol, self.max_steps, params)
             pair, ones = (eta, eta), (1.0, 1.0)
             deltas, solution, result = _zero_sum_solve(
-                0, pair, pair, ones, field, jac, state.solution, solver
+                0, pair, pair, ones, field, jac, state.solution, solver, self.warm_start
             )
         else:
             field, jac = _linearised(game, params, static, args, key)
             solver = _linear_solver(lx.GMRES, self.rtol, self.atol, self.max_steps, params)
-            deltas, solution, result = _general_sum_solve(eta, field, jac, state.solution, solver)
+            deltas, solution, result = _general_sum_solve(
+                eta, field, jac, state.solution, solver, self.warm_start
+            )
         new = CGDState(state.count + 1, solution, result)
         return game.projection(_apply(players, deltas)), new
 
@@ -430,15 +444,14 @@ class ACGD(AbstractSolver[ACGDState]):
 
     and the other player's step follows in closed form from the first equation. As in CGDs,
     the player solved for alternates, the maximiser $y$ at odd $t$ and the minimiser $x$ at
-    even $t$, and each solve starts from that player's last solution. (With exact solves the
-    two give the same step.) On a constrained game the new point is projected, as in
-    [`minimax.CGD`][].
+    even $t$ (with exact solves the two give the same step); with `warm_start=True` each solve
+    starts from that player's last solution, as in CGDs. On a constrained game the new point
+    is projected, as in [`minimax.CGD`][].
 
-    Tolerances follow lineax's rule, as in [`minimax.CGD`][]. CGDs instead stops CG when
-    $\|r\|^2 < \mathrm{tol}\, \|b\|^2$ or $\|r\|^2 < \mathrm{atol}$ (squared norms: its
-    defaults `tol=1e-12`, `atol=1e-20` are a relative residual of 1e-6 and an absolute one of
-    1e-10), and after `size` iterations carries on with whatever CG reached; here a solve that
-    does not converge is [`minimax.RESULTS`][]`.linear_solve_failed`.
+    CG stops on CGDs' rule, as in [`minimax.CGD`][]: CGDs' `tol` and `atol` are the squares of
+    `rtol` and `atol` here (its defaults `tol=1e-12`, `atol=1e-20` are `rtol=1e-6`,
+    `atol=1e-10`). After `size` iterations CGDs carries on with whatever CG reached; here a
+    solve that does not converge is [`minimax.RESULTS`][]`.linear_solve_failed`.
 
     **Arguments:**
 
@@ -446,8 +459,8 @@ class ACGD(AbstractSolver[ACGDState]):
       the number of steps taken), or a traced scalar.
     - `beta`: the second moments' decay rate, in `[0, 1)` (default 0.99, as in CGDs).
     - `eps`: $\varepsilon > 0$, added to $\sqrt{v}$ (default 1e-8; CGDs' default is 1e-5).
-    - `rtol`, `atol`, `max_steps`: the linear solves' tolerances and iteration limit, as in
-      [`minimax.CGD`][].
+    - `rtol`, `atol`, `max_steps`, `warm_start`: the linear solves' tolerances, iteration
+      limit and start, as in [`minimax.CGD`][].
 
     A general-sum game is refused with a `TypeError` (CGDs' `ACGD` is zero-sum only): use
     [`minimax.CGD`][], which solves those with GMRES.
@@ -464,6 +477,7 @@ class ACGD(AbstractSolver[ACGDState]):
     rtol: Any = eqx.field(default=None, kw_only=True)
     atol: Any = eqx.field(default=None, kw_only=True)
     max_steps: Any = eqx.field(default=None, static=True, kw_only=True)
+    warm_start: bool = eqx.field(default=False, static=True, kw_only=True)
 
     def __check_init__(self):
         check_scalar("learning_rate", self.learning_rate, low=0, low_open=True, schedule=True)
@@ -519,7 +533,9 @@ class ACGD(AbstractSolver[ACGDState]):
         scale = _sqrt(eta)
 
         def solve_for(i):
-            return lambda: _zero_sum_solve(i, eta, scale, scale, field, jac, state.solution, solver)
+            return lambda: _zero_sum_solve(
+                i, eta, scale, scale, field, jac, state.solution, solver, self.warm_start
+            )
 
         deltas, solution, result = jax.lax.cond(t % 2 == 1, solve_for(1), solve_for(0))
         new = ACGDState(t, solution, moments, result)
