@@ -76,7 +76,7 @@ def _logits(classifier: eqx.nn.MLP, samples: Float[Array, "n 64"]) -> Float[Arra
     return jax.vmap(classifier)(samples)
 
 
-def _gaussian(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _gaussian(logits: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     logits = np.asarray(logits, np.float64)
     return logits.mean(axis=0), np.cov(logits, rowvar=False)
 
@@ -391,7 +391,7 @@ class DigitsGAN(mx.AbstractGeneralSumGame):
             generator = eqx.nn.inference_mode(generator)
         return self._generate(generator, z, None if model_state is None else model_state[0])[0]
 
-    def score(self, samples: Float[ArrayLike, "n 64"]) -> DigitsScore:
+    def score(self, samples: Float[ArrayLike, "n d"]) -> DigitsScore:
         """Score `samples` (an `(n, 64)` array of pixels in [0, 1], e.g. from `sample`) with a
         classifier trained on the training half: the classes it sees in them, their balance,
         and the Fréchet distance of its logits to its logits on the held-out half. The
