@@ -126,14 +126,17 @@ class _CG(lx.AbstractLinearSolver):
 
     def compute(self, state, vector, options):
         operator = state
-        w0 = options.get("y0", jax.tree.map(jnp.zeros_like, vector))
         size = sum(leaf.size for leaf in jax.tree.leaves(vector))
         max_steps = 10 * size if self.max_steps is None else self.max_steps
         fixed = _is_zero(self.rtol) and _is_zero(self.atol)
         dtype = jnp.result_type(*jax.tree.leaves(vector))
         rtol, atol = (jnp.asarray(t, dtype) for t in (self.rtol, self.atol))
         bound = jnp.maximum(rtol**2 * _dot(vector, vector), atol**2)
-        r0 = _add(vector, operator.mv(w0), -1)
+        if "y0" in options:
+            w0 = options["y0"]
+            r0 = _add(vector, operator.mv(w0), -1)
+        else:  # from zero, the residual is the right-hand side: no product needed
+            w0, r0 = jax.tree.map(jnp.zeros_like, vector), vector
         rr0 = _dot(r0, r0)
 
         def done(rr):
