@@ -47,15 +47,20 @@ def test_score_and_baselines():
         GAME.score(np.zeros((10, 63)))
 
 
+@eqx.filter_jit
+def _losses_and_penalty(players, key):
+    real, _ = GAME.minibatch(key)
+    plain = games.DigitsGAN(0.0).losses(players, key=key)
+    return plain, GAME.losses(players, key=key), mx.gan.r1(players[1], real, 1.0)
+
+
 def test_losses_and_r1():
     players = GAME.init_players(KEY)
     G, D = players
     assert G.in_size == 16 and G.out_size == 64 and D.out_size == "scalar"
-    plain = games.DigitsGAN(0.0).losses(players, key=KEY)
-    penalised = GAME.losses(players, key=KEY)
-    real, _ = GAME.minibatch(KEY)
+    plain, penalised, r1 = _losses_and_penalty(players, KEY)
     assert penalised[0] == plain[0]  # the generator does not feel R1
-    np.testing.assert_allclose(penalised[1] - plain[1], mx.gan.r1(D, real, 1.0), rtol=1e-6)
+    np.testing.assert_allclose(penalised[1] - plain[1], r1, rtol=1e-6)
     samples = GAME.sample(G, KEY, 5)
     assert samples.shape == (5, 64) and float(samples.min()) >= 0 and float(samples.max()) <= 1
     with pytest.raises(ValueError, match="`key`"):
@@ -78,42 +83,50 @@ def test_traced_gamma():
     np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
+@eqx.filter_jit
+def _stateful_step(players, model_state, key):
+    """The losses, their gradients and the new model state, and samples in inference mode."""
+    params, static = mx.split_players(players)
+
+    def loss(params):
+        (l0, l1), new = STATEFUL.losses(
+            eqx.combine(params, static), key=key, model_state=model_state
+        )
+        return l0 + l1, ((l0, l1), new)
+
+    grads, (losses, new_state) = jax.grad(loss, has_aux=True)(params)
+    samples = STATEFUL.sample(players[0], key, 7, model_state=model_state)
+    z = jax.random.normal(key, (7, 16), samples.dtype)
+    # Inference mode: a sample depends on its own latent only, not on the rest of the batch.
+    alone = jax.vmap(
+        eqx.nn.inference_mode(players[0]),
+        axis_name="batch",
+        in_axes=(0, None),
+        out_axes=(0, None),
+    )(z[:1], model_state[0])[0]
+    return losses, grads, new_state, samples, alone
+
+
 def test_model_state():
     """BatchNorm in G and spectral normalisation in D: the losses thread the model state,
     which the gradients do not touch; sampling runs G in inference mode."""
     players = STATEFUL.init_players(KEY)
-    model_state = STATEFUL.init_model_state(KEY)
     assert games.DigitsGAN().init_model_state(KEY) is None
-    (loss_g, loss_d), new_state = STATEFUL.losses(players, key=KEY, model_state=model_state)
-    assert np.isfinite(loss_g) and np.isfinite(loss_d)
-    G, _ = players
+    losses, grads, new_state, samples, alone = _stateful_step(
+        players, STATEFUL.init_model_state(KEY), KEY
+    )
+    assert all(np.isfinite(loss) for loss in losses)
+    assert all(np.isfinite(g).all() for g in jax.tree.leaves(grads))
     before, after = (jax.tree.leaves(s) for s in (STATEFUL.init_model_state(KEY), new_state))
     assert len(before) == len(after) > 0
     # BatchNorm's running statistics moved (spectral normalisation's vectors may not have).
     assert not all(np.allclose(a, b) for a, b in zip(before, after, strict=True))
-
-    params, static = mx.split_players(players)
-
-    def loss(params, state):
-        (l0, l1), state = STATEFUL.losses(eqx.combine(params, static), key=KEY, model_state=state)
-        return l0 + l1, state
-
-    grads, _ = jax.grad(loss, has_aux=True)(params, STATEFUL.init_model_state(KEY))
-    assert all(np.isfinite(g).all() for g in jax.tree.leaves(grads))
-
-    state = STATEFUL.init_model_state(KEY)
-    samples = STATEFUL.sample(G, KEY, 7, model_state=state)
     assert samples.shape == (7, 64)
-    # Inference mode: a sample depends on its own latent only, not on the rest of the batch.
-    z = jax.random.normal(KEY, (7, 16), samples.dtype)
-    alone = jax.vmap(
-        eqx.nn.inference_mode(G), axis_name="batch", in_axes=(0, None), out_axes=(0, None)
-    )(z[:1], STATEFUL.init_model_state(KEY)[0])[0]
     np.testing.assert_allclose(alone, samples[:1], rtol=1e-6)
     with pytest.raises(ValueError, match="model_state"):
         STATEFUL.losses(players, key=KEY)
     with pytest.raises(ValueError, match="model_state"):
-        STATEFUL.sample(G, KEY, 3)
+        STATEFUL.sample(players[0], KEY, 3)
 
 
 def test_trains_with_solve():
