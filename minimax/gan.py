@@ -128,9 +128,11 @@ def r2(
 
     $$R_2 = \frac{\gamma}{2}\, \mathbb{E}_{x \sim p_\theta} \big\|\nabla_x D(x)\big\|^2,$$
 
-    the mean over the batch `fake`, with the same conventions and arguments as `r1`. Pass
-    `jax.lax.stop_gradient(fake)` when only the discriminator should feel it (as in the paper,
-    where the penalty is part of the discriminator's loss alone).
+    the mean over the batch `fake`, with the same conventions and arguments as `r1`. It enters
+    the discriminator's loss, which only the discriminator differentiates, so whether `fake`
+    carries the generator's gradient matters only to rules that differentiate across players
+    (CGD, SGA, consensus): pass `jax.lax.stop_gradient(fake)` to treat the samples as data, as
+    the paper's code does.
     """
     return _penalty(D, "fake", fake, gamma, state)
 
