@@ -19,10 +19,13 @@ and the cost of a step of every solver relative to simultaneous OGDA.
 Every contender is timed in chunks of about `--chunk-seconds`, interleaved round by round (the
 order rotates each round) so that they share the machine's load; each figure is the best chunk
 (wall clock until `jax.block_until_ready`, after compilation and an untimed warm-up chunk). The
-JAX side runs `mx.solve(..., save_every=None, key=...)`, each chunk continuing the last one's run
-(blocks of a fixed number of steps, compiled once). The PyTorch side runs in one process per
-method and thread count (`--threads 1` and `2`, `OMP_WAIT_POLICY=PASSIVE`), kept alive with
-`_cgds_torch.py --serve` and asked for one chunk at a time; the faster thread count is compared.
+JAX side runs `mx.solve(..., save_every=None, key=...)` in blocks of a fixed number of steps
+(compiled once), every chunk from the point the warm-up reached, so that every chunk times the
+same steps (the CG iterations a step needs grow as training goes on, and JAX takes more steps
+per chunk than CGDs: continuing would time it further into training). The PyTorch side runs
+in one process per method and thread count (`--threads 1` and `2`, `OMP_WAIT_POLICY=PASSIVE`),
+kept alive with `_cgds_torch.py --serve` and asked for one chunk at a time; the faster thread
+count is compared.
 CG iterations per step are counted on the JAX side in a separate, untimed run (an instrumented
 copy of the solve), on the PyTorch side by the script's own counters.
 
@@ -93,11 +96,16 @@ def loadavg() -> float:
 
 
 class JaxRun:
-    """One solver on one game: `mx.solve` in blocks of `block` steps, each continuing the last."""
+    """One solver on one game: `mx.solve` in blocks of `block` steps, each continuing the last.
+    Every timed chunk (and the count of CG iterations) starts again from the point reached by
+    the warm-up, so that every chunk times the same steps: the linear systems, and the CG
+    iterations they need, change as training goes on, and JAX takes more steps per chunk than
+    CGDs, which would otherwise time it further into training."""
 
     def __init__(self, game, solver, players, key, block: int):
         self.game, self.solver, self.key, self.block = game, solver, key, block
         self.players, self.state = players, None
+        self.origin = None
         self.blocks = 1
 
     def _solve(self, steps=None):
@@ -120,12 +128,14 @@ class JaxRun:
         start = time.perf_counter()
         self._solve()
         self.resize(chunk_seconds, self.block / (time.perf_counter() - start))
+        self.origin = self.players, self.state
 
     def resize(self, chunk_seconds: float, rate: float) -> None:
         """Chunks of about `chunk_seconds` at `rate` steps per second (whole blocks)."""
         self.blocks = max(1, round(chunk_seconds * rate / self.block))
 
     def chunk(self) -> dict:
+        self.players, self.state = self.origin
         start, cpu = time.perf_counter(), time.process_time()
         for _ in range(self.blocks):
             self._solve()
@@ -136,9 +146,11 @@ class JaxRun:
         }
 
     def count_iterations(self, steps: int) -> list[int]:
-        """CG iterations per step over `steps` more steps, by an instrumented (recompiled) copy
-        of the solve: `minimax._solver.cgd._solve_result` patched to report the solve's
-        `num_steps`. Run after all timing, once the compilation caches are cleared."""
+        """CG iterations per step over the `steps` steps after the warm-up, by an instrumented
+        (recompiled) copy of the solve: `minimax._solver.cgd._solve_result` patched to report
+        the solve's `num_steps`. Run after all timing, once the compilation caches are
+        cleared."""
+        self.players, self.state = self.origin
         counts = []
         original = _cgd_module._solve_result
 
@@ -469,13 +481,16 @@ def body(m: dict, comparison: str, cost: str, notes: list[str], options) -> str:
             "round), wall clock, "
             "interleaved with every other contender below, after compilation and a warm-up "
             "chunk; JAX runs `mx.solve(..., save_every=None, key=...)` in compiled blocks of "
-            f"{SLOW_BLOCK} steps; CGDs runs in `benchmarks/_cgds_torch.py --serve` processes "
+            f"{SLOW_BLOCK} steps, every chunk from the point its warm-up (two blocks) reached, so "
+            "that it times the same stretch of training each time (CG iterations grow as "
+            "training goes on); CGDs runs in `benchmarks/_cgds_torch.py --serve` processes "
             "(`OMP_WAIT_POLICY=PASSIVE`), at 1 and 2 threads; the faster one (bold) is compared"
             + (f" ({'; '.join(notes)})" if notes else "")
             + ". CPU ms/step is the process's CPU time (all its threads: XLA may run an op on "
             "both cores, so it can exceed the wall clock), the least of any chunk. CG "
-            "iterations: on the JAX side counted in a separate, untimed run of "
-            f"{options.count_steps} more steps; on the CGDs side over its timed chunks. "
+            "iterations: on the JAX side counted in a separate, untimed run of the "
+            f"{options.count_steps} steps after the warm-up; on the CGDs side over its timed "
+            "chunks. "
             "`python benchmarks/cgd.py --profile` times the ingredients of an `mx.CGD` step "
             "(linearisation, CG, `mx.solve`'s loop) against a hand-written CG step.",
             "",
@@ -668,7 +683,7 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=8, help="timed chunks per contender")
     parser.add_argument("--chunk-seconds", type=float, default=0.3, help="about, per chunk")
-    parser.add_argument("--count-steps", type=int, default=64, help="steps to count CG its. on")
+    parser.add_argument("--count-steps", type=int, default=128, help="steps to count CG its. on")
     parser.add_argument(
         "--torch-python",
         default=os.environ.get("CGDS_PYTHON", DEFAULT_TORCH_PYTHON),
