@@ -4,12 +4,14 @@ systems, the closed form on f = xy, the CGDs package's ACGD, failures and bad in
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import lineax as lx
 import numpy as np
 import optax
 import pytest
 
 import games
 import minimax as mx
+from minimax._solver.cgd import _CG  # the linear solver itself, for its stopping rule
 
 from .helpers import tree_allclose
 
@@ -275,3 +277,29 @@ def test_fixed_iterations_and_traced_hyperparameters_are_accepted():
     mx.CGD(0.1, rtol=0, atol=0, max_steps=5)
     mx.ACGD(optax.constant_schedule(0.1), beta=0.0, rtol=1e-6)
     jax.vmap(lambda lr: mx.CGD(lr, rtol=lr).learning_rate)(jnp.array([0.1, 0.2]))
+
+
+@pytest.mark.parametrize("rtol, atol", [(1e-3, 0.0), (0.0, 1e-2), (1e-6, 1e-9)])
+def test_cg_stops_on_the_residual_norm(rtol, atol):
+    """The linear solve stops at the first iterate whose residual has
+    ||r|| <= max(rtol ||b||, atol) (CGDs' rule), and a warm start that already meets it takes
+    no iteration."""
+    key_m, key_b = jax.random.split(jax.random.key(6))
+    m = jax.random.normal(key_m, (12, 12))
+    matrix = jnp.eye(12) + m @ m.T / 4
+    b = jax.random.normal(key_b, (12,))
+    operator = lx.MatrixLinearOperator(matrix, lx.positive_semidefinite_tag)
+    bound = max(rtol * float(jnp.linalg.norm(b)), atol)
+
+    def residual(steps):
+        w = lx.linear_solve(operator, b, _CG(0.0, 0.0, steps), throw=False).value
+        return float(jnp.linalg.norm(b - matrix @ w))
+
+    sol = lx.linear_solve(operator, b, _CG(rtol, atol, None), throw=False)
+    k = int(sol.stats["num_steps"])
+    assert sol.result == lx.RESULTS.successful and k >= 1
+    assert float(jnp.linalg.norm(b - matrix @ sol.value)) <= bound
+    assert residual(k - 1) > bound if k > 1 else float(jnp.linalg.norm(b)) > bound
+    exact = jnp.linalg.solve(matrix, b)
+    warm = lx.linear_solve(operator, b, _CG(rtol, atol, None), options={"y0": exact})
+    assert int(warm.stats["num_steps"]) == 0
