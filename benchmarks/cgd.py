@@ -26,8 +26,8 @@ per chunk than CGDs: continuing would time it further into training). The PyTorc
 in one process per method and thread count (`--threads 1` and `2`, `OMP_WAIT_POLICY=PASSIVE`),
 kept alive with `_cgds_torch.py --serve` and asked for one chunk at a time; the faster thread
 count is compared.
-CG iterations per step are counted on the JAX side in a separate, untimed run (an instrumented
-copy of the solve), on the PyTorch side by the script's own counters.
+CG iterations per step are counted on the JAX side in a separate, untimed run (the solver
+reports them in `sol.stats`), on the PyTorch side by the script's own counters.
 
     python benchmarks/cgd.py            # prints the tables
     python benchmarks/cgd.py --write    # also records them in docs/benchmarks.md
@@ -46,12 +46,10 @@ import _docs  # benchmarks/_docs.py, beside this script
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 import games
 import minimax as mx
-from minimax._solver import cgd as _cgd_module  # only to count CG iterations, untimed
 
 HERE = Path(__file__).resolve().parent
 TORCH_SCRIPT = HERE / "_cgds_torch.py"
@@ -145,27 +143,12 @@ class JaxRun:
             "cpu_seconds": time.process_time() - cpu,
         }
 
-    def count_iterations(self, steps: int) -> list[int]:
-        """CG iterations per step over the `steps` steps after the warm-up, by an instrumented
-        (recompiled) copy of the solve: `minimax._solver.cgd._solve_result` patched to report
-        the solve's `num_steps`. Run after all timing, once the compilation caches are
-        cleared."""
+    def count_iterations(self, steps: int) -> float:
+        """CG iterations per step over the `steps` steps after the warm-up, as the solver
+        reports them (`sol.stats["linear_solve_steps"]`, summed over the run)."""
         self.players, self.state = self.origin
-        counts = []
-        original = _cgd_module._solve_result
-
-        def counting(solution, rhs):
-            jax.debug.callback(lambda n: counts.append(int(n)), solution.stats["num_steps"])
-            return original(solution, rhs)
-
-        _cgd_module._solve_result = counting
-        try:
-            self._solve(steps)
-        finally:
-            _cgd_module._solve_result = original
-        if len(counts) != steps:
-            raise RuntimeError(f"counted {len(counts)} solves in {steps} steps")
-        return counts
+        sol = self._solve(steps)
+        return float(sol.stats["linear_solve_steps"]) / steps
 
 
 class TorchRun:
@@ -347,9 +330,6 @@ def measure(options) -> dict:
     finally:
         for run in torch_runs.values():
             run.close()
-    # Counting recompiles the JAX solves with a callback: only after every timing, and with
-    # the caches cleared so that nothing compiled earlier is reused.
-    jax.clear_caches()
     counted = ("CGD", "ACGD", "CGD, warm start", "ACGD, warm start")
     counts = {name: runs[name].count_iterations(options.count_steps) for name in counted}
     return {
@@ -393,7 +373,7 @@ def tables(m: dict) -> tuple[str, str, list[str]]:
     ]
     for name, method, label, fixed in pairs:
         rate, cpu = rates[name]
-        its = np.mean(counts[name]) if fixed is None else fixed
+        its = counts[name] if fixed is None else fixed
         torch_names = [f"CGDs {method}, {t} thr." for t in (1, 2)]
         if not all(t in rates for t in torch_names):
             comparison.append(

@@ -4,9 +4,9 @@ do to the score, against the baselines; and the cost of an ACGD step against an 
 1. For each seed and each of R1 off (`gamma=0`) and on (`gamma=1`): `games.DigitsGAN`'s default
    networks (MLPs 16-128-128-64 with a sigmoid output, 64-128-128-1), batch 64, both players
    trained by `Simultaneous(optax.adam(1e-3, b1=0.5, b2=0.99))` for `--steps` steps, wrapped in
-   `minimax.Averaging(kind="ema", decay=0.999)` so that one run gives both the last iterate
-   (the averaging wrapper's inner iterate) and the exponential moving average of the players
-   (its answer; the EMA generator is scored). Each generator is scored on 1000 samples.
+   `minimax.EMA(..., 0.999, players=(True, False))` so that one run gives both the last
+   iterate (`sol.players`) and the exponential moving average of the generator (`sol.answer`).
+   Each generator is scored on 1000 samples.
 2. Milliseconds per step of `mx.solve` with that Adam solver, with `mx.CGD` and with `mx.ACGD`
    (zero-sum only: on the minimax form of the same GAN, `f = -l_D`, the discriminator's loss
    with its R1 term), timed interleaved, best of `--rounds` calls of 256 steps each.
@@ -20,7 +20,6 @@ import os
 import time
 
 import _docs  # benchmarks/_docs.py, beside this script
-import equinox as eqx
 import jax
 import numpy as np
 import optax
@@ -47,7 +46,7 @@ class MinimaxDigitsGAN(mx.AbstractZeroSumGame):
 
 
 def solver() -> mx.AbstractSolver:
-    return mx.Averaging(mx.Simultaneous(optax.adam(LR, b1=B1, b2=B2)), kind="ema", decay=DECAY)
+    return mx.EMA(mx.Simultaneous(optax.adam(LR, b1=B1, b2=B2)), DECAY, players=(True, False))
 
 
 def train(gamma: float, seed: int, steps: int) -> dict:
@@ -58,11 +57,9 @@ def train(gamma: float, seed: int, steps: int) -> dict:
     sol = mx.solve(game, solver(), players, steps=steps, key=key_train, save_every=None)
     jax.block_until_ready(sol.players)
     seconds = time.perf_counter() - start
-    _, static = mx.split_players(players)
-    last = eqx.combine(sol.state.solver.iterate, static)
     return {
-        "last": game.score(game.sample(last[0], key_eval, SAMPLES)),
-        "ema": game.score(game.sample(sol.players[0], key_eval, SAMPLES)),
+        "last": game.score(game.sample(sol.players[0], key_eval, SAMPLES)),
+        "ema": game.score(game.sample(sol.answer[0], key_eval, SAMPLES)),
         "seconds": seconds,
     }
 
@@ -148,8 +145,8 @@ def main() -> None:
             "899 of them): MLP generator 16-128-128-64 (ReLU, sigmoid output), MLP "
             "discriminator 64-128-128-1 (leaky ReLU), non-saturating loss, batch 64, "
             f"`Simultaneous(optax.adam({LR:g}, b1={B1:g}, b2={B2:g}))` for both players, "
-            f"{options.steps} steps, wrapped in `Averaging(kind='ema', decay={DECAY:g})`: the "
-            "last iterate's generator and the EMA generator of the same run are scored on "
+            f"{options.steps} steps, wrapped in `EMA(..., {DECAY:g}, players=(True, False))`: "
+            "the last iterate's generator and the EMA generator of the same run are scored on "
             f"{SAMPLES} samples by `game.score` (classes covered: at least 2% of the samples; "
             "KL of the predicted classes from uniform; Fréchet distance of the scoring "
             "classifier's logits to its logits on the 898 held-out digits, lower is better). "

@@ -12,7 +12,7 @@ import optax
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree, Scalar
 
 import minimax as mx
-from minimax._misc import check_int, check_scalar, is_concrete
+from minimax.checks import check_int, check_scalar, is_concrete
 
 from ._common import float_dtype
 

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree, Scalar
 
-from ._misc import check_callable, check_scalar
+from .checks import check_callable, check_scalar
 
 __all__ = ["gradient_penalty", "r1", "r2"]
 

@@ -142,6 +142,23 @@ def test_trains_with_solve():
     assert after < before
 
 
+def test_model_state_through_solve():
+    """BatchNorm and spectral normalisation through `solve` with a model state, and an EMA of
+    the generator: the state is threaded (BatchNorm's statistics move), the players train."""
+    players = STATEFUL.init_players(KEY, width=16, depth=1)
+    model_state = STATEFUL.init_model_state(KEY, width=16, depth=1)
+    solver = mx.EMA(mx.Simultaneous(optax.adam(1e-3)), 0.9, players=(True, False))
+    sol = mx.solve(
+        STATEFUL, solver, players, steps=5, key=KEY, save_every=None, model_state=model_state
+    )
+    assert sol.result == mx.RESULTS.successful
+    before = jax.tree.leaves(STATEFUL.init_model_state(KEY, width=16, depth=1))
+    after = jax.tree.leaves(sol.model_state)
+    assert not all(np.allclose(a, b) for a, b in zip(before, after, strict=True))
+    samples = STATEFUL.sample(sol.answer[0], KEY, 4, model_state=sol.model_state)
+    assert samples.shape == (4, 64) and bool(jnp.isfinite(samples).all())
+
+
 def test_errors():
     with pytest.raises(ValueError, match="`gamma`"):
         games.DigitsGAN(-1.0)
