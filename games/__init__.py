@@ -8,7 +8,11 @@ from .gan import (
     MixtureGAN as MixtureGAN,
     MixtureMetrics as MixtureMetrics,
 )
-from .lagrangian import Lagrangian as Lagrangian
+from .lagrangian import (
+    AbstractLagrangian as AbstractLagrangian,
+    Lagrangian as Lagrangian,
+    ProxyLagrangian as ProxyLagrangian,
+)
 from .lp import LinearProgram as LinearProgram
 from .matrix import MatrixGame as MatrixGame
 from .quadratic import QuadraticSaddle as QuadraticSaddle, matrix_games as matrix_games
