@@ -1,6 +1,7 @@
 """Games for minimax: each with its citation and, where one exists, its equilibrium."""
 
 from .bilinear import Bilinear as Bilinear
+from .digits import DigitsGAN as DigitsGAN, DigitsScore as DigitsScore
 from .gan import (
     DiracGAN as DiracGAN,
     GaussianMeanWGAN as GaussianMeanWGAN,

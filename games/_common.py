@@ -1,8 +1,9 @@
 """Helpers shared by the games: argument checks and random matrices."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 
 def as_float(name: str, value, ndim: int) -> Float[Array, "..."]:
@@ -13,6 +14,14 @@ def as_float(name: str, value, ndim: int) -> Float[Array, "..."]:
     if value.ndim != ndim:
         raise ValueError(f"`{name}` must have {ndim} dimension(s), got shape {value.shape}.")
     return value
+
+
+def float_dtype(tree: PyTree):
+    """The dtype of the first floating-point array in `tree` (JAX's default float if none)."""
+    for leaf in jax.tree.leaves(tree):
+        if eqx.is_inexact_array(leaf):
+            return leaf.dtype
+    return jnp.result_type(float)
 
 
 def check_shape(name: str, value, shape: tuple[int, ...], why: str) -> None:
