@@ -66,3 +66,20 @@ def figure_path(
     if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
         parser.error(f"--out {path!r}: cannot write there (permission denied)")
     return str(target)
+
+
+def file_path(
+    parser: argparse.ArgumentParser, option: str, path: str, suffix: str | None = None
+) -> None:
+    """Check that `option`'s file `path` can be written (and ends in `suffix`), before any
+    work: a usage error naming the option otherwise."""
+    target = Path(path).expanduser()
+    if target.is_dir() or path.endswith(("/", os.sep)):
+        parser.error(f"{option} {path!r} is a folder; give a file name")
+    if suffix is not None and target.suffix.lower() != suffix:
+        parser.error(f"{option} {path!r}: must be a {suffix} file")
+    folder = target.parent
+    if not folder.is_dir():
+        parser.error(f"{option} {path!r}: the folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        parser.error(f"{option} {path!r}: cannot write there (permission denied)")
