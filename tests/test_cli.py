@@ -2,6 +2,7 @@
 
 import sys
 
+import numpy as np
 import pytest
 
 import minimax.demos.compare
@@ -62,10 +63,67 @@ def test_compare_given_lr_and_no_suffix(workdir, capsys):
     assert "Figure written to fig.png" in printed and (workdir / "fig.png").exists()
 
 
-def test_gan(workdir, capsys):
-    main(["gan", "--steps", "40", "--width", "8", "--no-progress", "--out", "gan.png"])
+TINY = ["--width", "8", "--no-progress", "--snapshots", "2"]
+
+
+def test_gan_ring(workdir, capsys):
+    main(["gan", "--data", "ring", "--steps", "40", *TINY, "--out", "gan.png"])
     printed = capsys.readouterr().out
     assert "modes covered:" in printed and (workdir / "gan.png").stat().st_size > 10_000
+
+
+def test_gan_digits(workdir, capsys):
+    """The default data: the score beside the baselines, a figure, and 1000 samples of the EMA
+    generator on the digits' 0-16 scale."""
+    main(["gan", "--steps", "8", *TINY, "--out", "gan.png", "--samples", "s.npy"])
+    printed = capsys.readouterr().out
+    assert "digits, 8 steps of Simultaneous(adam(" in printed and "EMA 0.999" in printed
+    assert "EMA generator (this run)" in printed and "baseline: mixture" in printed
+    assert (workdir / "gan.png").stat().st_size > 10_000
+    samples = np.load(workdir / "s.npy")
+    assert samples.shape == (1000, 64) and samples.dtype == np.float32
+    assert samples.min() >= 0 and samples.max() <= 16 and samples.max() > 1  # 0-16, not [0, 1]
+
+
+@pytest.mark.parametrize(
+    "options, described",
+    [
+        (["--solver", "oadam", "--first-step", "legacy"], "first_step='legacy'"),
+        (
+            ["--solver", "extra-adam", "--ema", "off", "--r1", "0"],
+            "share_state=True), R1 gamma=0, no EMA",
+        ),
+        (["--solver", "acgd", "--b2", "0.9"], "ACGD(lr=0.001, beta=0.9)"),
+        (["--solver", "cgd", "--lr", "0.01", "--decay-to", "0.5"], "CGD(lr=0.01 cosine-decayed"),
+    ],
+)
+def test_gan_solvers(options, described, workdir, capsys):
+    main(["gan", "--steps", "4", *TINY, "--out", "", "--samples", "s.npy", *options])
+    printed = capsys.readouterr().out
+    assert described in printed and "(this run)" in printed
+    assert np.isfinite(np.load(workdir / "s.npy")).all()
+
+
+def test_gan_checkpoint_resumes(workdir, capsys, monkeypatch):
+    """A run killed after its first checkpoint, run again, ends with the same samples as an
+    uninterrupted run."""
+    import minimax._checkpoint
+
+    command = ["gan", "--steps", "8", "--snapshots", "3", *TINY, "--out", ""]
+    main([*command, "--samples", "whole.npy"])
+    write = minimax._checkpoint.write_checkpoint
+
+    def killed(*args, **kwargs):
+        write(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(minimax._checkpoint, "write_checkpoint", killed)
+        main([*command, "--checkpoint", "run.ckpt", "--samples", "resumed.npy"])
+    assert (workdir / "run.ckpt").exists() and not (workdir / "resumed.npy").exists()
+    main([*command, "--checkpoint", "run.ckpt", "--samples", "resumed.npy"])
+    assert "checkpoint: run.ckpt" in capsys.readouterr().out
+    np.testing.assert_array_equal(np.load("resumed.npy"), np.load("whole.npy"))
 
 
 def test_without_plots_extra(workdir, capsys, no_matplotlib, no_tqdm):
@@ -75,7 +133,7 @@ def test_without_plots_extra(workdir, capsys, no_matplotlib, no_tqdm):
     printed = capsys.readouterr().out
     assert "No figure: matplotlib is not installed; pip install 'minimax-jax[plots]'" in printed
     assert "| bilinear " in printed
-    main(["gan", "--steps", "20", "--width", "8"])
+    main(["gan", "--data", "ring", "--steps", "20", "--width", "8"])
     captured = capsys.readouterr()
     assert "modes covered:" in captured.out and "No figure" in captured.out
     assert "\rtraining: 100% 20/20 steps [" in captured.err and captured.err.endswith("\n")
@@ -114,6 +172,19 @@ BAD_OPTIONS = [
     (["gan", "--out", "no/such/folder/gan.png"], "--out 'no/such/folder/gan.png': the folder"),
     (["gan", "--out", "."], "--out '.' is a folder"),
     (["gan", "--output", "gan.png"], "unrecognized arguments: --output"),  # one name: --out
+    (["gan", "--data", "mnist"], "argument --data: invalid choice"),
+    (["gan", "--solver", "sgd"], "argument --solver: invalid choice"),
+    (["gan", "--r1", "-1"], "argument --r1: must be non-negative"),
+    (["gan", "--data", "ring", "--r1", "1"], "--r1: the R1 penalty is for --data digits"),
+    (["gan", "--ema", "1"], "argument --ema: must be in [0, 1)"),
+    (["gan", "--ema", "on"], "argument --ema: must be a number"),
+    (["gan", "--first-step", "legacy"], "--first-step does not apply to --solver adam"),
+    (["gan", "--solver", "cgd", "--b2", "0.9"], "--b2 does not apply to --solver cgd"),
+    (["gan", "--solver", "acgd", "--lr-d", "0.1"], "--lr-d does not apply to --solver acgd"),
+    (["gan", "--samples", "s.txt"], "--samples 's.txt': must be a .npy file"),
+    (["gan", "--samples", "no/such/s.npy"], "--samples 'no/such/s.npy': the folder"),
+    (["gan", "--samples", "."], "--samples '.' is a folder"),
+    (["gan", "--checkpoint", "no/such/run.ckpt"], "--checkpoint 'no/such/run.ckpt': the folder"),
 ]
 
 

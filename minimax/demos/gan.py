@@ -330,6 +330,13 @@ def train(args: GanRecipe) -> GanRun:
     return GanRun(game, sol.players, final, steps, snapshots, seconds)
 
 
+def digit_grid(samples: np.ndarray, rows: int = 8) -> np.ndarray:
+    """The first `rows ** 2` digits (rows of 64 pixels in [0, 1]) as one image, `rows` by
+    `rows`, one blank pixel between them."""
+    images = np.pad(samples[: rows**2].reshape(rows, rows, 8, 8), ((0, 0), (0, 0), (0, 1), (0, 1)))
+    return images.transpose(0, 2, 1, 3).reshape(9 * rows, 9 * rows)[:-1, :-1]
+
+
 def _title_digits(game, samples) -> str:
     s = game.score(samples)
     return f"{s.classes_covered}/10 classes, FD {s.frechet:.2f}"
@@ -348,8 +355,7 @@ def plot(run: GanRun, path: str, title: str) -> None:
     axes = np.atleast_1d(fig.subplots(1, n + (not digits)))
     for ax, step, samples in zip(axes, run.steps, run.snapshots["samples"], strict=False):
         if digits:
-            grid = samples[:64].reshape(8, 8, 8, 8).transpose(0, 2, 1, 3).reshape(64, 64)
-            ax.imshow(grid, cmap="gray_r", vmin=0, vmax=1)
+            ax.imshow(digit_grid(samples), cmap="gray_r", vmin=0, vmax=1)
             ax.set(xticks=[], yticks=[])
             ax.set_title(f"step {step}\n{_title_digits(run.game, samples)}", size=9)
             continue
