@@ -76,6 +76,12 @@ class GanRecipe(NamedTuple):
     no_progress: bool = False
 
 
+def recipe(data: str = "digits", **options: Any) -> GanRecipe:
+    """The recipe for `data` ("digits", "ring" or "grid"), with `options` replacing its
+    values, as `python -m minimax gan --data DATA` with those options would run it."""
+    return GanRecipe(data=data, **(RECIPES[data] | options))
+
+
 def ema_decay(text: str) -> float:
     """`--ema`: a decay in [0, 1), 0 or 'off' for none."""
     return 0.0 if text.strip().lower() == "off" else _cli.decay_rate(text)
@@ -199,8 +205,7 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Gan
     """The recipe `args` ask for, with the data's defaults filled in; an option that does not
     apply (to the data or the solver), or a missing dependency, is a usage error."""
     given = {k for k, v in vars(args).items() if v is not None}
-    recipe = RECIPES[args.data]
-    for name, value in recipe.items():
+    for name, value in RECIPES[args.data].items():
         if getattr(args, name) is None:
             setattr(args, name, value)
     if args.data == "digits":
@@ -228,7 +233,7 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Gan
         path = getattr(args, option)
         if path is not None:
             _cli.file_path(parser, f"--{option}", path, suffix)
-    return GanRecipe(**{name: getattr(args, name) for name in GanRecipe._fields})
+    return recipe(**{name: getattr(args, name) for name in GanRecipe._fields})
 
 
 class _MinimaxForm(mx.AbstractZeroSumGame):
