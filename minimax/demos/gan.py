@@ -102,7 +102,7 @@ def make_parser() -> argparse.ArgumentParser:
                 for name in ("digits", "ring")
             )
             + ". Digits are scored by a classifier trained on held-out digits (classes covered "
-            "by at least 2%% of 1000 samples, KL of their frequencies from uniform, Fréchet "
+            "by at least 2% of 1000 samples, KL of their frequencies from uniform, Fréchet "
             "distance of its logits), beside the same score of the training digits and of "
             "Gaussian models fitted to them. A mode of a mixture counts as covered when at least "
             "a fifth of its fair share of 2500 samples lands within 3 standard deviations of it."
