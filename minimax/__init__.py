@@ -34,6 +34,7 @@ from ._solve import RunState as RunState, Solution as Solution, solve as solve
 from ._solver import (
     ACGD as ACGD,
     CGD as CGD,
+    PDHG as PDHG,
     SGA as SGA,
     AbstractOptaxSolver as AbstractOptaxSolver,
     AbstractSolver as AbstractSolver,
@@ -44,10 +45,13 @@ from ._solver import (
     ExtraGradient as ExtraGradient,
     Lookahead as Lookahead,
     PastExtraGradient as PastExtraGradient,
+    PDHGState as PDHGState,
     Restarted as Restarted,
     RestartedState as RestartedState,
+    SaddleForm as SaddleForm,
     Simultaneous as Simultaneous,
     SolverState as SolverState,
+    equilibrate as equilibrate,
 )
 
 __version__ = "0.1.0"

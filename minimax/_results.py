@@ -12,6 +12,9 @@ class RESULTS(eqx.Enumeration):
       step was taken.
     - `linear_solve_failed`: a solver's linear solve did not converge; the run stopped before
       the step that would have used it.
+    - `primal_infeasible`, `dual_infeasible`: the solver proved the problem infeasible or
+      unbounded (e.g. [`minimax.PDHG`][] on a linear program), with a certificate.
+    - `max_steps_reached`: a solver with a tolerance took all its steps without meeting it.
     """
 
     successful = ""
@@ -26,4 +29,17 @@ class RESULTS(eqx.Enumeration):
         "A linear solve inside the solver's step did not converge; the run stopped at the last "
         "point before it. Loosen the solver's tolerance, raise its iteration limit, or lower "
         "the learning rate."
+    )
+    primal_infeasible = (
+        "The problem is primal infeasible: the solver found a certificate (a Farkas ray of the "
+        "dual). See the solver's answer for the certificate."
+    )
+    dual_infeasible = (
+        "The problem is dual infeasible (the primal is unbounded or infeasible): the solver "
+        "found a ray along which the objective decreases without bound. See the solver's answer "
+        "for the certificate."
+    )
+    max_steps_reached = (
+        "The run took all its steps without meeting the solver's tolerance: the answer is not "
+        "converged. Raise `steps`, or loosen the solver's tolerance."
     )
