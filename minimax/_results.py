@@ -14,7 +14,7 @@ class RESULTS(eqx.Enumeration):
       the step that would have used it.
     - `primal_infeasible`, `dual_infeasible`: the solver proved the problem infeasible or
       unbounded (e.g. [`minimax.PDHG`][] on a linear program), with a certificate.
-    - `max_steps_reached`: a solver with a tolerance took all its steps without meeting it.
+    - `tolerance_not_reached`: a solver with a tolerance took all its steps without meeting it.
     """
 
     successful = ""
@@ -39,7 +39,7 @@ class RESULTS(eqx.Enumeration):
         "found a ray along which the objective decreases without bound. See the solver's answer "
         "for the certificate."
     )
-    max_steps_reached = (
+    tolerance_not_reached = (
         "The run took all its steps without meeting the solver's tolerance: the answer is not "
         "converged. Raise `steps`, or loosen the solver's tolerance."
     )

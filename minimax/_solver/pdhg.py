@@ -214,6 +214,19 @@ def _ray_checks(form: SaddleForm, x, y, Kx, KTy, tol):
     return primal_infeasible, dual_infeasible
 
 
+def _ray_candidates(state):
+    """Where to look for an infeasibility certificate, as PDLP does: the average, the current
+    iterate, and the move since the last restart (each with its products)."""
+    average = (state.x_average, state.y_average, state.Kx_average, state.KTy_average)
+    current = (state.x, state.y, state.Kx, state.KTy)
+    restart = (state.x_restart, state.y_restart, state.Kx_restart, state.KTy_restart)
+    return average, current, tuple(a - b for a, b in zip(current, restart, strict=True))
+
+
+def _unit(v):
+    return v / jnp.maximum(jnp.max(jnp.abs(v), initial=0), jnp.finfo(v.dtype).tiny)
+
+
 class PDHGState(eqx.Module):
     """State of [`minimax.PDHG`][], in its rescaled variables.
 
@@ -447,6 +460,13 @@ class PDHG(AbstractSolver[PDHGState]):
             )
         return jnp.asarray(game.kkt_error(self._players(state, x, y)))
 
+    def _rays(self, state, x, y, Kx, KTy):
+        """Whether `y` certifies primal and `x` dual infeasibility (rescaled variables)."""
+        return _ray_checks(
+            state.original, x * state.col, y * state.row, Kx / state.row, KTy / state.col,
+            self.tol_infeasible,
+        )  # fmt: skip
+
     def _check(self, game, state: PDHGState, args) -> PDHGState:
         """Termination, infeasibility and restart checks (PDLP's order)."""
         average = (state.x_average, state.y_average, state.Kx_average, state.KTy_average)
@@ -458,11 +478,9 @@ class PDHG(AbstractSolver[PDHGState]):
             jnp.where(self._error(game, state, *current, args) <= tol, _OPTIMAL_CURRENT, 0),
         )
         if state.form.boxes:
-            x, y, Kx, KTy = average
-            primal_inf, dual_inf = _ray_checks(
-                state.original, x * state.col, y * state.row, Kx / state.row, KTy / state.col,
-                self.tol_infeasible,
-            )  # fmt: skip
+            checks = [self._rays(state, *point) for point in _ray_candidates(state)]
+            primal_inf = jnp.any(jnp.stack([p for p, _ in checks]))
+            dual_inf = jnp.any(jnp.stack([d for _, d in checks]))
             status = jnp.where(
                 status == 0,
                 jnp.where(primal_inf, _PRIMAL_INFEASIBLE, jnp.where(dual_inf, _DUAL_INFEASIBLE, 0)),
@@ -540,7 +558,9 @@ class PDHG(AbstractSolver[PDHGState]):
             limit = jnp.where(
                 interaction > 0, movement / jnp.where(interaction > 0, interaction, 1), jnp.inf
             )
-            k = (state.tries + tries + 2).astype(eta.dtype)  # the (tries + 1)-th try, 1-based, plus 1
+            k = (state.tries + tries + 2).astype(
+                eta.dtype
+            )  # the (tries + 1)-th try, 1-based, plus 1
             following = jnp.minimum((1 - k**-_REDUCTION) * limit, (1 + k**-_GROWTH) * eta)
             return following, tries + 1, (eta <= limit, eta, x, y, Kdx)
 
@@ -591,8 +611,7 @@ class PDHG(AbstractSolver[PDHGState]):
         key: PRNGKeyArray | None = None,
     ) -> tuple[Players, PDHGState]:
         due = (state.count > 0) & (
-            (state.iteration <= _EARLY_CHECKS)
-            | ((state.iteration - _EARLY_CHECKS) % self.check_every == 0)
+            (state.iteration <= _EARLY_CHECKS) | (state.iteration % self.check_every == 0)
         )
         state = jax.lax.cond(
             due & (state.status == _RUNNING),
@@ -606,19 +625,26 @@ class PDHG(AbstractSolver[PDHGState]):
         return self._players(state, state.x, state.y), state
 
     def result(self, state: PDHGState) -> RESULTS:
-        return RESULTS.where(
-            state.status == _PRIMAL_INFEASIBLE,
-            RESULTS.primal_infeasible,
-            RESULTS.where(
-                state.status == _DUAL_INFEASIBLE, RESULTS.dual_infeasible, RESULTS.successful
-            ),
-        )
+        return RESULTS.successful
 
     def terminate(
         self, game: AbstractGame, players: Players, state: PDHGState, args: Any = None
-    ) -> Bool[Array, ""]:
-        """Whether the run is over: converged to `tol`, or found infeasible."""
-        return state.status != _RUNNING
+    ) -> tuple[Bool[Array, ""], RESULTS]:
+        """`(done, result)`: done when converged to `tol` (`successful`) or found infeasible
+        (`primal_infeasible`, `dual_infeasible`); otherwise not done, and a run that ends now
+        has not met `tol` (`tolerance_not_reached`)."""
+        result = RESULTS.where(
+            state.status == _PRIMAL_INFEASIBLE,
+            RESULTS.primal_infeasible,
+            RESULTS.where(
+                state.status == _DUAL_INFEASIBLE,
+                RESULTS.dual_infeasible,
+                RESULTS.where(
+                    state.status == _RUNNING, RESULTS.tolerance_not_reached, RESULTS.successful
+                ),
+            ),
+        )
+        return state.status != _RUNNING, result
 
     def answer(
         self, game: AbstractGame, players: Players, state: PDHGState, args: Any = None
@@ -627,15 +653,21 @@ class PDHG(AbstractSolver[PDHGState]):
         current iterate if it met `tol` first, or if no step has been taken since a restart).
         For a primal infeasible problem `(0, y)` with `y` the Farkas ray; for a dual infeasible
         one `(x, 0)` with `x` the unbounded ray (each scaled to largest entry 1)."""
-        current = state.status == _OPTIMAL_CURRENT
-        use_current = current | (state.weight == 0)
+        use_current = (state.status == _OPTIMAL_CURRENT) | (state.weight == 0)
         x = jnp.where(use_current, state.x, state.x_average)
         y = jnp.where(use_current, state.y, state.y_average)
+        if not state.form.boxes:
+            return self._players(state, x, y)
+        # An infeasible problem: the first candidate that certifies it, scaled to max entry 1.
+        candidates = _ray_candidates(state)
+        checks = [self._rays(state, *point) for point in candidates]
+        ray_x, ray_y = candidates[-1][0], candidates[-1][1]
+        for (cx, cy, _, _), (primal, dual) in reversed(list(zip(candidates, checks, strict=True))):
+            ray_x, ray_y = jnp.where(dual, cx, ray_x), jnp.where(primal, cy, ray_y)
+        ray_x, ray_y = self._players(state, ray_x, ray_y)
         x, y = self._players(state, x, y)
-        x_ray = x / jnp.maximum(jnp.max(jnp.abs(x), initial=0), jnp.finfo(x.dtype).tiny)
-        y_ray = y / jnp.maximum(jnp.max(jnp.abs(y), initial=0), jnp.finfo(y.dtype).tiny)
         primal = state.status == _PRIMAL_INFEASIBLE
         dual = state.status == _DUAL_INFEASIBLE
-        x = jnp.where(primal, 0, jnp.where(dual, x_ray, x))
-        y = jnp.where(dual, 0, jnp.where(primal, y_ray, y))
+        x = jnp.where(primal, 0, jnp.where(dual, _unit(ray_x), x))
+        y = jnp.where(dual, 0, jnp.where(primal, _unit(ray_y), y))
         return x, y
