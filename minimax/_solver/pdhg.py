@@ -82,6 +82,13 @@ def scale_matrix(K, row: Float[Array, " m"], col: Float[Array, " n"]):
     return type(K)((data, K.indices), shape=K.shape)
 
 
+def _transpose(K):
+    """`K^T`, stored: a dense copy, or a sparse matrix with its indices sorted."""
+    if _is_dense(K):
+        return jnp.array(K.T, copy=True)
+    return K.T.sort_indices()
+
+
 def _safe_sqrt(v):
     """`sqrt(v)`, with 1 where `v` is 0 (an empty row or column is left unscaled)."""
     return jnp.sqrt(jnp.where(v > 0, v, 1))
@@ -223,6 +230,24 @@ def _ray_candidates(state):
     return average, current, tuple(a - b for a, b in zip(current, restart, strict=True))
 
 
+def _matrices(state):
+    return state.form.K, state.KT
+
+
+def _cond(pred, fn, state):
+    """`fn(state)` if `pred` else `state`, without passing the matrices through the branches
+    (which would copy them at every step)."""
+    matrices = _matrices(state)
+
+    def strip(s):
+        return eqx.tree_at(_matrices, s, (None, None))
+
+    def dress(s):
+        return eqx.tree_at(_matrices, s, matrices, is_leaf=lambda x: x is None)
+
+    return dress(jax.lax.cond(pred, lambda s: strip(fn(dress(s))), lambda s: s, strip(state)))
+
+
 def _unit(v):
     return v / jnp.maximum(jnp.max(jnp.abs(v), initial=0), jnp.finfo(v.dtype).tiny)
 
@@ -232,7 +257,8 @@ class PDHGState(eqx.Module):
 
     **Fields:**
 
-    - `form`: the game's [`minimax.SaddleForm`][], rescaled; `original`: as the game gave it
+    - `form`: the game's [`minimax.SaddleForm`][], rescaled; `KT`: its `K` transposed (stored,
+      so that both products read memory in order); `original`: as the game gave it
       (without `K`); `row`, `col`: the scalings $(D_r, D_c)$, `x = D_c x~`, `y = D_r y~`.
     - `to_x`, `to_y`: the factors that map the rescaled `(x, y)` to the game's players.
     - `x`, `y`, `Kx`, `KTy`: the current iterate and its products with `K`, `K^T`.
@@ -249,6 +275,7 @@ class PDHGState(eqx.Module):
     """
 
     form: SaddleForm
+    KT: Any
     original: SaddleForm
     row: Float[Array, " m"]
     col: Float[Array, " n"]
@@ -408,8 +435,8 @@ class PDHG(AbstractSolver[PDHGState]):
         to_x, to_y = col / game_col, row / game_row
         x, y = (jnp.asarray(p, dtype) for p in players)
         x, y = x / to_x, y / to_y
-        K = scaled.K
-        Kx, KTy = K @ x, K.T @ y
+        K, KT = scaled.K, _transpose(scaled.K)
+        Kx, KTy = K @ x, KT @ y
         c_norm, q_norm = jnp.linalg.norm(scaled.c), jnp.linalg.norm(scaled.q)
         weight = jnp.where(
             (c_norm > 0) & (q_norm > 0), c_norm / jnp.where(q_norm > 0, q_norm, 1), 1
@@ -417,7 +444,7 @@ class PDHG(AbstractSolver[PDHGState]):
         biggest = jnp.max(jnp.abs(K if _is_dense(K) else K.data), initial=0)
         zero_f, zero_i = jnp.zeros((), dtype), jnp.zeros((), jnp.int32)
         return PDHGState(
-            form=scaled, original=_original(form), row=row, col=col,
+            form=scaled, KT=KT, original=_original(form), row=row, col=col,
             to_x=to_x, to_y=to_y,
             x=x, y=y, Kx=Kx, KTy=KTy,
             x_average=x, y_average=y, Kx_average=Kx, KTy_average=KTy, weight=zero_f,
@@ -544,8 +571,9 @@ class PDHG(AbstractSolver[PDHGState]):
         form, w = state.form, state.primal_weight
         K = form.K
 
-        def attempt(carry):
-            eta, tries, _ = carry
+        def attempt(eta, tries):
+            """The step with size `eta` at the `tries`-th try (0-based): whether it is
+            accepted, and the step size to try next."""
             x = self._project(game, form, state, 0, state.x - eta / w * (form.c - state.KTy))
             dx = x - state.x
             Kdx = K @ dx
@@ -558,27 +586,27 @@ class PDHG(AbstractSolver[PDHGState]):
             limit = jnp.where(
                 interaction > 0, movement / jnp.where(interaction > 0, interaction, 1), jnp.inf
             )
-            k = (state.tries + tries + 2).astype(
-                eta.dtype
-            )  # the (tries + 1)-th try, 1-based, plus 1
+            k = (state.tries + tries + 2).astype(eta.dtype)  # as MPAX counts
             following = jnp.minimum((1 - k**-_REDUCTION) * limit, (1 + k**-_GROWTH) * eta)
-            return following, tries + 1, (eta <= limit, eta, x, y, Kdx)
+            return (eta <= limit, eta, x, y, Kdx), following
 
-        def not_accepted(carry):
-            return (carry[1] < _TRIES) & ~carry[2][0]
+        def retry(carry):
+            _, following, tries = carry
+            return *attempt(following, tries), tries + 1
 
+        def rejected(carry):
+            return ~carry[0][0] & (carry[2] < _TRIES)
+
+        # Most steps are accepted at the first try: the loop runs only for the others.
         dtype = state.x.dtype
-        blank = (
-            jnp.array(False),
-            state.step_size,
-            state.x,
-            state.y,
-            jnp.zeros_like(state.Kx),
+        first = *attempt(state.step_size, jnp.zeros((), jnp.int32)), jnp.ones((), jnp.int32)
+        (_, eta, x, y, Kdx), following, tries = jax.lax.cond(
+            first[0][0],
+            lambda carry: carry,
+            lambda carry: jax.lax.while_loop(rejected, retry, carry),
+            first,
         )
-        following, tries, (_, eta, x, y, Kdx) = jax.lax.while_loop(
-            not_accepted, attempt, (state.step_size, jnp.zeros((), jnp.int32), blank)
-        )
-        Kx, KTy = state.Kx + Kdx, K.T @ y
+        Kx, KTy = state.Kx + Kdx, state.KT @ y
         weight = state.weight + eta
         ratio = (eta / weight).astype(dtype)
 
@@ -613,15 +641,8 @@ class PDHG(AbstractSolver[PDHGState]):
         due = (state.count > 0) & (
             (state.iteration <= _EARLY_CHECKS) | (state.iteration % self.check_every == 0)
         )
-        state = jax.lax.cond(
-            due & (state.status == _RUNNING),
-            lambda s: self._check(game, s, args),
-            lambda s: s,
-            state,
-        )
-        state = jax.lax.cond(
-            state.status == _RUNNING, lambda s: self._move(game, s), lambda s: s, state
-        )
+        state = _cond(due & (state.status == _RUNNING), lambda s: self._check(game, s, args), state)
+        state = _cond(state.status == _RUNNING, lambda s: self._move(game, s), state)
         return self._players(state, state.x, state.y), state
 
     def result(self, state: PDHGState) -> RESULTS:
