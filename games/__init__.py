@@ -9,5 +9,5 @@ from .gan import (
 )
 from .lagrangian import Lagrangian as Lagrangian
 from .lp import LinearProgram as LinearProgram
-from .matrix import MatrixGame as MatrixGame
+from .matrix import BimatrixGame as BimatrixGame, MatrixGame as MatrixGame
 from .quadratic import QuadraticSaddle as QuadraticSaddle, matrix_games as matrix_games

@@ -124,8 +124,10 @@ def _finite(v) -> Array:
 
 
 def _clip_inf(v):
+    if v is None:
+        return None
     big = jnp.finfo(v.dtype).max
-    return None if v is None else jnp.clip(v, -big, big)
+    return jnp.clip(v, -big, big)
 
 
 def _original(form: SaddleForm) -> SaddleForm:
