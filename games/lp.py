@@ -438,8 +438,8 @@ class LinearProgram(mx.AbstractZeroSumGame):
     def random(
         cls,
         key: PRNGKeyArray,
-        m: int,
-        n: int,
+        m: int | np.integer,
+        n: int | np.integer,
         *,
         rescale: bool = False,
         dtype=None,
@@ -539,6 +539,7 @@ def _read_mps(cls, path, *, fixed: bool, dense: bool | None) -> LinearProgram:
     ranges: dict[int, float] = {}
     constant = 0.0
     bounds: dict[int, list[float]] = {}
+    dropped: set[str] = set()
 
     def column(name):
         if name not in col_index:
@@ -569,6 +570,8 @@ def _read_mps(cls, path, *, fixed: bool, dense: bool | None) -> LinearProgram:
                 break
             continue
         fields = _fields(raw, fixed)
+        if fixed and section in ("COLUMNS", "RHS", "RANGES"):
+            fields = fields[1:]  # their first field is unused
         if section == "OBJSENSE":
             if fields[0].upper().startswith("MAX"):
                 raise ValueError("MPS: OBJSENSE MAX is not supported; negate the objective.")
@@ -577,7 +580,9 @@ def _read_mps(cls, path, *, fixed: bool, dense: bool | None) -> LinearProgram:
             if kind == "N":
                 if objective is None:
                     objective = name
-                continue  # further free rows are dropped
+                else:
+                    dropped.add(name)  # further free rows are dropped
+                continue
             if kind not in ("E", "L", "G"):
                 raise ValueError(f"MPS line {number}: unknown row type {kind!r}.")
             row_index[name] = len(kinds)
@@ -587,9 +592,9 @@ def _read_mps(cls, path, *, fixed: bool, dense: bool | None) -> LinearProgram:
                 continue  # integrality markers: the LP relaxation is read
             j = column(fields[0])
             for name, value in zip(fields[1::2], fields[2::2], strict=False):
-                i = row(name, number) if name in row_index or name == objective else None
-                if i is None:
-                    continue  # a dropped free row
+                if name in dropped:
+                    continue
+                i = row(name, number)
                 value = _number(value, f"on line {number}")
                 if i < 0:
                     cost[j] = cost.get(j, 0.0) + value
@@ -598,8 +603,8 @@ def _read_mps(cls, path, *, fixed: bool, dense: bool | None) -> LinearProgram:
         elif section in ("RHS", "RANGES"):
             pairs = fields[1:] if len(fields) % 2 else fields  # the set's name is optional
             for name, value in zip(pairs[0::2], pairs[1::2], strict=True):
-                if name != objective and name not in row_index:
-                    continue  # a dropped free row
+                if name in dropped:
+                    continue
                 value = _number(value, f"on line {number}")
                 i = row(name, number)
                 if section == "RANGES":

@@ -232,6 +232,10 @@ def _ray_candidates(state):
     return average, current, tuple(a - b for a, b in zip(current, restart, strict=True))
 
 
+def _stack(*points):
+    return jax.tree.map(lambda *leaves: jnp.stack(leaves), *points)
+
+
 def _matrices(state):
     return state.form.K, state.KT
 
@@ -500,30 +504,33 @@ class PDHG(AbstractSolver[PDHGState]):
         """Termination, infeasibility and restart checks (PDLP's order)."""
         average = (state.x_average, state.y_average, state.Kx_average, state.KTy_average)
         current = (state.x, state.y, state.Kx, state.KTy)
-        tol = jnp.asarray(self.tol, state.weight.dtype)
+        restart_point = (state.x_restart, state.y_restart, state.Kx_restart, state.KTy_restart)
+        # Each measure traced once and mapped over the points (a smaller program to compile).
+        errors = jax.vmap(lambda p: self._error(game, state, *p, args))(_stack(average, current))
+        tol = jnp.asarray(self.tol, errors.dtype)
         status = jnp.where(
-            self._error(game, state, *average, args) <= tol,
-            _OPTIMAL_AVERAGE,
-            jnp.where(self._error(game, state, *current, args) <= tol, _OPTIMAL_CURRENT, 0),
+            errors[0] <= tol, _OPTIMAL_AVERAGE, jnp.where(errors[1] <= tol, _OPTIMAL_CURRENT, 0)
         )
         if state.form.boxes:
-            checks = [self._rays(state, *point) for point in _ray_candidates(state)]
-            primal_inf = jnp.any(jnp.stack([p for p, _ in checks]))
-            dual_inf = jnp.any(jnp.stack([d for _, d in checks]))
+            primal_inf, dual_inf = jax.vmap(lambda p: self._rays(state, *p))(
+                _stack(*_ray_candidates(state))
+            )
             status = jnp.where(
                 status == 0,
-                jnp.where(primal_inf, _PRIMAL_INFEASIBLE, jnp.where(dual_inf, _DUAL_INFEASIBLE, 0)),
+                jnp.where(
+                    jnp.any(primal_inf),
+                    _PRIMAL_INFEASIBLE,
+                    jnp.where(jnp.any(dual_inf), _DUAL_INFEASIBLE, 0),
+                ),
                 status,
             )
         status = status.astype(state.status.dtype)
         # Restart.
-        at_average = self._merit(game, state, *average)
-        at_current = self._merit(game, state, *current)
+        at_average, at_current, last = jax.vmap(lambda p: self._merit(game, state, *p))(
+            _stack(average, current, restart_point)
+        )
         use_average = at_current >= at_average
         candidate = jnp.where(use_average, at_average, at_current)
-        last = self._merit(
-            game, state, state.x_restart, state.y_restart, state.Kx_restart, state.KTy_restart
-        )
         tiny = jnp.finfo(last.dtype).eps
         ratio = jnp.where(last > tiny, candidate / jnp.where(last > tiny, last, 1), 1)
         restart = (state.count >= self.artificial * state.iteration) | (
@@ -682,11 +689,10 @@ class PDHG(AbstractSolver[PDHGState]):
         if not state.form.boxes:
             return self._players(state, x, y)
         # An infeasible problem: the first candidate that certifies it, scaled to max entry 1.
-        candidates = _ray_candidates(state)
-        checks = [self._rays(state, *point) for point in candidates]
-        ray_x, ray_y = candidates[-1][0], candidates[-1][1]
-        for (cx, cy, _, _), (primal, dual) in reversed(list(zip(candidates, checks, strict=True))):
-            ray_x, ray_y = jnp.where(dual, cx, ray_x), jnp.where(primal, cy, ray_y)
+        candidates = _stack(*_ray_candidates(state))
+        primal_ok, dual_ok = jax.vmap(lambda p: self._rays(state, *p))(candidates)
+        ray_x = candidates[0][jnp.argmax(dual_ok)]  # the first that certifies
+        ray_y = candidates[1][jnp.argmax(primal_ok)]
         ray_x, ray_y = self._players(state, ray_x, ray_y)
         x, y = self._players(state, x, y)
         primal = state.status == _PRIMAL_INFEASIBLE
