@@ -274,7 +274,8 @@ class PDHGState(eqx.Module):
     - `x_restart`, `y_restart`, `Kx_restart`, `KTy_restart`: the last restart point.
     - `step_size`, `primal_weight`: $\\eta$ and $\\omega$.
     - `count`: steps since the last restart; `iteration`: steps in all; `tries`: step sizes
-      tried in all; `last_ratio`: the merit's reduction at the last restart check.
+      tried in all; `last_ratio`: the merit's reduction (against the restart before) at the
+      last restart.
     - `status`: running (0), converged at the average (1) or the current iterate (2), primal
       (3) or dual (4) infeasible. Once it is not 0 the steps leave the state as it is.
     - `restarts`, `products`: restarts and matrix-vector products (with `K` or `K^T`) so far.
@@ -358,8 +359,10 @@ class PDHG(AbstractSolver[PDHGState]):
     - **Adaptive restarts** to the average (weighted by step size) or the current iterate,
       whichever has the smaller merit, checked at each of the first 10 steps and then every
       `check_every`: when the merit fell below `sufficient` times its value at the last
-      restart, or below `necessary` times it with no progress since the previous check, or
-      when the epoch holds `artificial` of all steps. The merit is the weighted KKT error
+      restart, or below `necessary` times it while the ratio is above the one at which the
+      last restart happened (no progress: MPAX's rule, which measured better on Netlib than
+      comparing with the previous check), or when the epoch holds `artificial` of all
+      steps. The merit is the weighted KKT error
       $\sqrt{\omega^2 \|r_P\|^2 + \|r_D\|^2 / \omega^2 + \text{gap}^2}$ (box sets), otherwise
       the natural residual in the $\omega$-norm.
     - **Termination** at the same checks, when PDLP's relative KKT error of the average or the
@@ -569,7 +572,7 @@ class PDHG(AbstractSolver[PDHGState]):
                 jnp.where(restart, 0, state.weight).astype(state.weight.dtype),
                 jnp.where(restart, 0, state.count).astype(state.count.dtype),
                 jnp.where(restart, new_weight, w).astype(w.dtype),
-                ratio.astype(state.last_ratio.dtype),
+                jnp.where(restart, ratio, state.last_ratio).astype(state.last_ratio.dtype),
                 status,
                 state.restarts + restart.astype(state.restarts.dtype),
             ),
