@@ -118,7 +118,7 @@ class LinearProgram(mx.AbstractZeroSumGame):
     and `kkt_error` are PDLP's relative criteria for it.
 
     **Rescaling.** `rescale=True` plays the game in diagonally rescaled variables
-    $x = D_c \tilde x$, $y = D_r \tilde y$, with $(D_r, D_c)$ from [`games.lp.equilibrate`][]
+    $x = D_c \tilde x$, $y = D_r \tilde y$, with $(D_r, D_c)$ from [`minimax.equilibrate`][]
     (Ruiz equilibration, then Pock-Chambolle) applied to `K`, so that fixed-step solvers such
     as OGDA see a matrix of spectral norm at most 1. Map players with
     [`games.LinearProgram.scale`][] and [`games.LinearProgram.unscale`][]. Every measure still

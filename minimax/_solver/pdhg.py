@@ -345,7 +345,7 @@ class PDHG(AbstractSolver[PDHGState]):
     PDLP's rules, all on by default:
 
     - **Diagonal preconditioning** (box sets only): the problem is solved in the variables of
-      [`games.lp.equilibrate`][] (10 Ruiz passes, then Pock-Chambolle), computed once in
+      [`minimax.equilibrate`][] (10 Ruiz passes, then Pock-Chambolle), computed once in
       `init`. Everything the solver reports is for the game's own variables.
     - **Adaptive step size**: a step is accepted when
       $\eta \le \|z^+ - z\|_\omega^2 / (2 |(y^+ - y)^\top K (x^+ - x)|)$, with
@@ -381,7 +381,8 @@ class PDHG(AbstractSolver[PDHGState]):
     **Arguments** (all keyword-or-positional, PDLP's defaults):
 
     - `tol`: the relative KKT error at which to stop.
-    - `tol_infeasible`: the relative error of an infeasibility certificate.
+    - `tol_infeasible`: the relative error of an infeasibility certificate (at least ten
+      times the precision of the dtype: about 1e-6 in float32).
     - `check_every`: steps between checks (static).
     - `sufficient`, `necessary`, `artificial`: the restart criteria's factors (0.2, 0.8,
       0.36).
@@ -500,7 +501,7 @@ class PDHG(AbstractSolver[PDHGState]):
         """Whether `y` certifies primal and `x` dual infeasibility (rescaled variables)."""
         return _ray_checks(
             state.original, x * state.col, y * state.row, Kx / state.row, KTy / state.col,
-            self.tol_infeasible,
+            jnp.maximum(self.tol_infeasible, 10 * jnp.finfo(x.dtype).eps),
         )  # fmt: skip
 
     def _check(self, game, state: PDHGState, args) -> PDHGState:
