@@ -326,6 +326,11 @@ def _saddle_form(game: AbstractGame, args: Any) -> SaddleForm:
             f"`{type(game).__name__}.saddle_form(args)` must return a minimax.SaddleForm, got "
             f"{type(form).__name__}."
         )
+    if not form.boxes and not callable(getattr(game, "kkt_error", None)):
+        raise TypeError(
+            f"minimax.PDHG measures progress on a game whose sets are not boxes by the game's "
+            f"`kkt_error(players)`; {type(game).__name__} has none."
+        )
     return form
 
 
