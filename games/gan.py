@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray, PyTree, Scalar
 
 import minimax as mx
-from minimax._misc import check_choice, check_int, check_scalar
+from minimax.checks import check_choice, check_int, check_scalar
 
 from ._common import as_float, check_shape
 

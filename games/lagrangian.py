@@ -11,7 +11,7 @@ import optax
 from jaxtyping import Array, Float, PyTree, Scalar
 
 import minimax as mx
-from minimax._misc import check_callable
+from minimax.checks import check_callable
 
 Multipliers = tuple[Float[Array, "..."] | None, Float[Array, "..."] | None]
 

@@ -12,7 +12,7 @@ from jaxtyping import Array, Bool, Float, PRNGKeyArray, Scalar
 
 import minimax as mx
 from minimax import SaddleForm, equilibrate as equilibrate
-from minimax._misc import check_int, check_scalar, is_concrete
+from minimax.checks import check_int, check_scalar, is_concrete
 
 Matrix = Any  # a dense `(m, n)` array or a `jax.experimental.sparse.BCOO`
 

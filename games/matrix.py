@@ -9,7 +9,7 @@ from jaxtyping import Array, Float, PRNGKeyArray, Scalar
 from optax.projections import projection_simplex
 
 import minimax as mx
-from minimax._misc import check_int, check_scalar, is_concrete
+from minimax.checks import check_int, check_scalar, is_concrete
 
 from ._common import as_float, check_shape
 

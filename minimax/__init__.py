@@ -1,6 +1,6 @@
 """minimax: two-player min-max games in JAX."""
 
-from . import plot as plot
+from . import checks as checks, plot as plot
 from ._analysis import LinearisedRate as LinearisedRate, linearised_rate as linearised_rate
 from ._checkpoint import (
     CheckpointError as CheckpointError,
@@ -29,13 +29,21 @@ from ._optimistic import (
     optimistic_multiplicative_weights as optimistic_multiplicative_weights,
     scale_by_optimistic as scale_by_optimistic,
 )
+from ._parallel import DataParallel as DataParallel
+from ._progress import (
+    AbstractProgressMeter as AbstractProgressMeter,
+    NoProgressMeter as NoProgressMeter,
+    ProgressMeter as ProgressMeter,
+)
 from ._results import RESULTS as RESULTS
-from ._solve import RunState as RunState, Solution as Solution, solve as solve
+from ._solve import Solution as Solution, solve as solve
 from ._solver import (
     ACGD as ACGD,
     CGD as CGD,
+    EMA as EMA,
     PDHG as PDHG,
     SGA as SGA,
+    AbstractAveraging as AbstractAveraging,
     AbstractOptaxSolver as AbstractOptaxSolver,
     AbstractSolver as AbstractSolver,
     AbstractWrapper as AbstractWrapper,
@@ -51,7 +59,9 @@ from ._solver import (
     SaddleForm as SaddleForm,
     Simultaneous as Simultaneous,
     SolverState as SolverState,
+    Step as Step,
     equilibrate as equilibrate,
 )
+from ._state import RunState as RunState
 
 __version__ = "0.1.0"

@@ -9,8 +9,9 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Complex, Float, PyTree, Scalar
 
 from ._game import AbstractGame, Players, as_players, split_players
-from ._misc import check_int
 from ._solver import AbstractSolver
+from ._state import RunState
+from .checks import check_int
 
 
 class LinearisedRate(eqx.Module):
@@ -63,7 +64,8 @@ def linearised_rate(
     - `solver`, `game`: as in [`minimax.solve`][].
     - `players`: the point, e.g. `game.equilibrium()`.
     - `args`: passed to the game.
-    - `state`: the solver state at the point; by default `solver.init` followed by `warmup`
+    - `state`: the solver state at the point (or a run's `sol.state`); by default
+      `solver.init` followed by `warmup`
       steps, so that first-step special cases (the fixed optimistic first step) are behind.
       At an equilibrium these steps do not move the players.
     - `steps`: the Jacobian of `steps` consecutive steps, e.g. lookahead's `sync_period`;
@@ -83,6 +85,8 @@ def linearised_rate(
     """
     steps = check_int("steps", steps)
     warmup = check_int("warmup", warmup, low=0)
+    if isinstance(state, RunState):  # `sol.state`: the solver's part of it
+        state = state.solver
     return _rate(solver, game, as_players(players), args, state, steps, warmup)
 
 
@@ -96,12 +100,15 @@ def _rate(solver, game, players, args, state, steps, warmup) -> LinearisedRate:
     state_static = eqx.filter(state, eqx.is_inexact_array, inverse=True)
     flat, unravel = ravel_pytree((params, _arrays(state)))
 
-    def step_map(vector):
+    def one_step(vector, _):
         params, state_arrays = unravel(vector)
         z, s = eqx.combine(params, static), eqx.combine(state_arrays, state_static)
-        for _ in range(steps):
-            z, s = solver.step(game, z, s, args)
-        return ravel_pytree((split_players(z)[0], _arrays(s)))[0]
+        z, s = solver.step(game, z, s, args)
+        return ravel_pytree((split_players(z)[0], _arrays(s)))[0], None
+
+    def step_map(vector):
+        # A scan, not a Python loop: the step is compiled once, whatever `steps` is.
+        return jax.lax.scan(one_step, vector, length=steps)[0]
 
     jacobian = jax.jacfwd(step_map)(flat)
     eigenvalues = jnp.linalg.eigvals(jacobian)

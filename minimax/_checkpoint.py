@@ -32,6 +32,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import PRNGKeyArray, PyTree
 
+from ._state import initial_state
+
 _MAGIC = b"minimax-checkpoint"
 _FORMAT = 1
 _LENGTH = struct.Struct("<Q")
@@ -452,6 +454,8 @@ def load_checkpoint(
     players_like: PyTree,
     args: Any = None,
     key: PRNGKeyArray | None = None,
+    *,
+    model_state_like: PyTree = None,
 ) -> tuple[PyTree, PyTree]:
     """Load the players and state saved by [`minimax.save_checkpoint`][].
 
@@ -471,17 +475,19 @@ def load_checkpoint(
     - `players_like`: players of the same structure, shapes and dtypes as the saved ones, e.g. the
       starting players (their values are not used), or `jax.ShapeDtypeStruct`s. Their non-array
       leaves (e.g. an MLP's activation functions) are the ones returned.
+    - `model_state_like`: for a run with a model state, one of the same structure (e.g. the
+      starting one).
 
     **Returns:** `(players, state)`, bit-exactly as saved. A file that is not a checkpoint, is
     damaged, or does not fit `solver` and `players_like` raises a `CheckpointError` (a
     `ValueError`) that says what is wrong.
     """
-    from ._solve import initial_state  # lazily: `_solve` may import this module
-
     if not isinstance(players_like, tuple | list) or len(players_like) != 2:
         raise TypeError(f"`players_like` must be a pair `(x, y)` of PyTrees, got {players_like!r}.")
     players_like = tuple(players_like)
-    state_like = eqx.filter_eval_shape(initial_state, game, solver, players_like, args, key)
+    state_like = eqx.filter_eval_shape(
+        initial_state, game, solver, players_like, args, key, model_state_like
+    )
     out = read_checkpoint(
         path,
         {"players": players_like, "state": state_like},

@@ -10,14 +10,15 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import PRNGKeyArray, PyTree, Scalar
 
-from ._misc import check_callable
+from .checks import check_callable
 
 Players = tuple[PyTree, PyTree]
 
 
 def as_players(players: Any) -> Players:
     """`players` as a pair `(x, y)`, with a bare Python number taken as a float array; a clear
-    error unless each player has floating-point arrays to train and no arrays of another kind."""
+    error unless each player has floating-point arrays to train (see [`minimax.split_players`][])
+    and no model state inside it."""
     if not isinstance(players, tuple | list) or len(players) != 2:
         raise TypeError(
             "`players` must be a pair `(x, y)`: player 0 (the minimiser) and player 1, "
@@ -29,18 +30,17 @@ def as_players(players: Any) -> Players:
         for p in players
     )
     for name, player in zip("xy", pair, strict=True):
-        arrays = [leaf for leaf in jax.tree.leaves(player) if eqx.is_array(leaf)]
-        for leaf in arrays:
-            if not jnp.issubdtype(leaf.dtype, jnp.inexact):
-                raise TypeError(
-                    f"`players`: player {name} has an array of dtype {leaf.dtype}; players are "
-                    "trained by gradients, so their arrays must be floating point "
-                    "(e.g. `jnp.asarray(x, float)`)."
-                )
-        if not arrays:
+        is_state = lambda leaf: isinstance(leaf, eqx.nn.State)  # noqa: E731
+        if any(is_state(leaf) for leaf in jax.tree.leaves(player, is_leaf=is_state)):
             raise TypeError(
-                f"`players`: player {name} has no arrays to train (got {player!r}); give it as "
-                "JAX or NumPy arrays, e.g. `jnp.asarray(x, float)`."
+                f"`players`: player {name} holds an `eqx.nn.State`. Layers' state (BatchNorm's "
+                "statistics, SpectralNorm's vectors) is not trained: pass it to "
+                "`minimax.solve(..., model_state=state)` and keep the players to the layers."
+            )
+        if not jax.tree.leaves(split_players((player, None))[0]):
+            raise TypeError(
+                f"`players`: player {name} has no floating-point arrays to train (got "
+                f"{player!r}); give it as JAX or NumPy arrays, e.g. `jnp.asarray(x, float)`."
             )
     return pair
 
@@ -61,8 +61,9 @@ def _takes_key(fn: Callable) -> bool | None:
     return any(p.name == "key" or p.kind is p.VAR_KEYWORD for p in params)
 
 
-def _call(fn: Callable, who: str, x, y, args, key):
-    # Deterministic losses keep the plain signature; stochastic ones receive `key=`.
+def _call(fn: Callable, who: str, x, y, args, key, model_state=None):
+    # Deterministic losses keep the plain signature; stochastic ones receive `key=`, and
+    # stateful ones `model_state=` (then they return `(loss, new_model_state)`).
     takes_key = _takes_key(fn)
     if key is not None and takes_key is False:
         raise TypeError(
@@ -74,7 +75,10 @@ def _call(fn: Callable, who: str, x, y, args, key):
             f"The game's `{who}` needs a `key` (it is stochastic): pass `key=` to "
             "`minimax.solve` or to the solver's `step`."
         )
-    return fn(x, y, args) if key is None else fn(x, y, args, key=key)
+    kwargs = {} if key is None else {"key": key}
+    if model_state is not None:
+        kwargs["model_state"] = model_state
+    return fn(x, y, args, **kwargs)
 
 
 def _needs_key(fn: Callable) -> bool:
@@ -82,9 +86,28 @@ def _needs_key(fn: Callable) -> bool:
     return key is not None and key.default is inspect.Parameter.empty
 
 
+def _is_trainable(leaf: Any) -> bool:
+    if isinstance(leaf, eqx.nn.StateIndex):  # where a stateful layer keeps its initial state
+        return False
+    if eqx.is_array(leaf) and jnp.issubdtype(leaf.dtype, jnp.complexfloating):
+        raise TypeError(
+            f"`players` has a complex array (dtype {leaf.dtype}): minimax trains real "
+            "floating-point arrays only (JAX's gradient of a real loss with respect to a complex "
+            "input is the conjugate of the descent direction). Split it into real and imaginary "
+            "parts, e.g. `(z.real, z.imag)`."
+        )
+    return eqx.is_inexact_array(leaf)
+
+
 def split_players(players: Players) -> tuple[Players, Players]:
-    """`(params, static)`: the players' trainable (floating-point array) leaves, and the rest."""
-    return eqx.partition(tuple(players), eqx.is_inexact_array)
+    """`(params, static)`: the players' trainable leaves, and the rest (`eqx.combine` joins them).
+
+    This is the one definition of what is trained: the floating-point arrays, except those of
+    an `eqx.nn.StateIndex` (a stateful layer's initial state, see `model_state` in
+    [`minimax.solve`][]). Integer and boolean arrays, functions and other leaves pass through
+    untouched. Complex arrays are refused."""
+    is_index = lambda leaf: isinstance(leaf, eqx.nn.StateIndex)  # noqa: E731
+    return eqx.partition(tuple(players), _is_trainable, is_leaf=is_index)
 
 
 class AbstractGame(eqx.Module):
@@ -127,7 +150,9 @@ class AbstractGame(eqx.Module):
     def project_player(self, player: int, value: PyTree) -> PyTree:
         """Player `player` (0 or 1) projected onto its feasible set (unchanged if unconstrained).
         The projection's floating-point arrays are cast back to the player's dtypes (e.g.
-        `optax.projections.projection_simplex` turns float32 into float64 when x64 is on)."""
+        `optax.projections.projection_simplex` turns float32 into float64 when x64 is on). A
+        point holding NaN or inf projects to NaN: a projection that would clean it up (`clip`,
+        `nan_to_num`) must not hide a failed step."""
         fn = self.project[player]
         if fn is None:
             return value
@@ -137,13 +162,22 @@ class AbstractGame(eqx.Module):
                 f"`project[{player}]` must return a player of the same PyTree structure as it is "
                 f"given: got {jax.tree.structure(projected)} for {jax.tree.structure(value)}."
             )
+        finite = jnp.array(True)
+        for leaf in jax.tree.leaves(value):
+            if eqx.is_inexact_array(leaf):
+                finite = finite & jnp.isfinite(leaf).all()
 
-        def dtype_of(new, old):
-            if eqx.is_inexact_array(old) and eqx.is_array(new) and new.dtype != old.dtype:
-                return new.astype(old.dtype)
-            return new
+        def match(new, old):
+            if not eqx.is_inexact_array(old):
+                return new
+            if jnp.shape(new) != old.shape:
+                raise ValueError(
+                    f"`project[{player}]` must keep each array's shape: it turned shape "
+                    f"{old.shape} into {jnp.shape(new)}."
+                )
+            return jnp.where(finite, jnp.asarray(new, old.dtype), jnp.nan)
 
-        return jax.tree.map(dtype_of, projected, value)
+        return jax.tree.map(match, projected, value)
 
     def projection(self, players: Players) -> Players:
         """Both players projected onto their feasible sets."""
@@ -151,17 +185,33 @@ class AbstractGame(eqx.Module):
 
     @abc.abstractmethod
     def losses(
-        self, players: Players, args: Any = None, key: PRNGKeyArray | None = None
-    ) -> tuple[Scalar, Scalar]:
-        """The two players' losses `(loss0, loss1)` at `players = (x, y)`."""
+        self,
+        players: Players,
+        args: Any = None,
+        key: PRNGKeyArray | None = None,
+        *,
+        model_state: PyTree = None,
+    ) -> tuple[Scalar, Scalar] | tuple[tuple[Scalar, Scalar], PyTree]:
+        """The two players' losses `(loss0, loss1)` at `players = (x, y)`; with a
+        `model_state` (a game whose players have stateful layers), `((loss0, loss1),
+        new_model_state)`. A game without model state may leave `model_state` out of its
+        signature: it is passed only when given."""
 
     @abc.abstractmethod
     def field(
-        self, params: Players, static: Players, args: Any = None, key: PRNGKeyArray | None = None
-    ) -> Players:
+        self,
+        params: Players,
+        static: Players,
+        args: Any = None,
+        key: PRNGKeyArray | None = None,
+        *,
+        model_state: PyTree = None,
+    ) -> Players | tuple[Players, PyTree]:
         """`F` as a function of the trainable arrays alone: `params` and `static` are the two
-        halves of [`minimax.split_players`][]`(players)`. Rules that differentiate the field
-        (consensus, SGA, CGD) take its Jacobian through this."""
+        halves of [`minimax.split_players`][]`(players)`; with a `model_state`, `(F,
+        new_model_state)` from one forward pass. Rules that differentiate the field
+        (consensus, SGA, CGD) take its Jacobian through this; the model state is carried
+        alongside, never differentiated."""
 
     @abc.abstractmethod
     def equilibrium(self, near: Players | None = None) -> Players:
@@ -170,43 +220,85 @@ class AbstractGame(eqx.Module):
         Raises `NotImplementedError` for a game with no known closed form."""
 
     def vector_field(
-        self, players: Players, args: Any = None, key: PRNGKeyArray | None = None
-    ) -> Players:
+        self,
+        players: Players,
+        args: Any = None,
+        key: PRNGKeyArray | None = None,
+        *,
+        model_state: PyTree = None,
+    ) -> Players | tuple[Players, PyTree]:
         """The pair `F(x, y)`: each player's gradient of its own loss, at the same point
-        (non-trainable leaves are `None`)."""
-        return self.field(*split_players(players), args, key)
+        (non-trainable leaves are `None`); with a `model_state`, `(F, new_model_state)`."""
+        return self.field(*split_players(players), args, key, model_state=model_state)
 
     def gradient(
-        self, player: int, players: Players, args: Any = None, key: PRNGKeyArray | None = None
-    ) -> PyTree:
+        self,
+        player: int,
+        players: Players,
+        args: Any = None,
+        key: PRNGKeyArray | None = None,
+        *,
+        model_state: PyTree = None,
+    ) -> PyTree | tuple[PyTree, PyTree]:
         """The gradient of player `player`'s (0 or 1) own loss with respect to its trainable
-        leaves, the other player held fixed (non-trainable leaves are `None`)."""
+        leaves, the other player held fixed (non-trainable leaves are `None`); with a
+        `model_state`, `(gradient, new_model_state)`."""
         params, static = split_players(players)
 
         def own_loss(own):
             pair = (own, params[1]) if player == 0 else (params[0], own)
-            return self.losses(eqx.combine(pair, static), args, key)[player]
+            losses, new_state = losses_and_state(
+                self, eqx.combine(pair, static), args, key, model_state
+            )
+            return losses[player], new_state
 
-        return jax.grad(own_loss)(params[player])
+        grad, new_state = jax.grad(own_loss, has_aux=True)(params[player])
+        return grad if model_state is None else (grad, new_state)
+
+
+def losses_and_state(
+    game: AbstractGame, players: Players, args: Any, key: Any, model_state: PyTree
+) -> tuple[tuple[Scalar, Scalar], PyTree]:
+    """`((loss0, loss1), new_model_state)` whether or not the game has a model state (`None`
+    in, `None` out): the one place that tells the two signatures apart."""
+    if model_state is None:
+        return game.losses(players, args, key), None
+    return game.losses(players, args, key, model_state=model_state)
+
+
+def field_and_state(
+    game: AbstractGame, params: Players, static: Players, args: Any, key: Any, model_state: PyTree
+) -> tuple[Players, PyTree]:
+    """`(F, new_model_state)` whether or not the game has a model state, for the rules that
+    differentiate the field (with `has_aux=True`)."""
+    if model_state is None:
+        return game.field(params, static, args, key), None
+    return game.field(params, static, args, key, model_state=model_state)
+
+
+def _with_state(value: Any, new_state: PyTree, model_state: PyTree) -> Any:
+    return value if model_state is None else (value, new_state)
 
 
 class AbstractGeneralSumGame(AbstractGame):
     """A game given by both players' losses; subclasses implement `losses` and `equilibrium`."""
 
-    def field(self, params, static, args=None, key=None):
+    def field(self, params, static, args=None, key=None, *, model_state=None):
         # One forward pass, pulled back twice: a GAN's generator runs once, not once per player.
-        losses, pull_back = jax.vjp(
-            lambda p: self.losses(eqx.combine(p, static), args, key), params
-        )
-        l0, l1 = losses
+        def losses(p):
+            return losses_and_state(self, eqx.combine(p, static), args, key, model_state)
+
+        (l0, l1), pull_back, new_state = jax.vjp(losses, params, has_aux=True)
         (grad0,) = pull_back((jnp.ones_like(l0), jnp.zeros_like(l1)))
         (grad1,) = pull_back((jnp.zeros_like(l0), jnp.ones_like(l1)))
-        return grad0[0], grad1[1]
+        return _with_state((grad0[0], grad1[1]), new_state, model_state)
 
 
 class AbstractZeroSumGame(AbstractGame):
     r"""A zero-sum game $\min_x \max_y f(x, y)$: `loss0 = f`, `loss1 = -f`. Subclasses implement
-    `value` and `equilibrium`; both players' gradients come from one backward pass of `value`."""
+    `value` and `equilibrium`; both players' gradients come from one backward pass of `value`.
+    A game with a model state has `value(x, y, args, key, *, model_state)` return `(f,
+    new_model_state)`."""
 
     @abc.abstractmethod
     def value(
@@ -214,13 +306,21 @@ class AbstractZeroSumGame(AbstractGame):
     ) -> Scalar:
         """`f(x, y)`, which `x` minimises and `y` maximises."""
 
-    def losses(self, players, args=None, key=None):
-        f = self.value(*players, args, key)
-        return f, -f
+    def _value_and_state(self, players, args, key, model_state):
+        if model_state is None:
+            return self.value(*players, args, key), None
+        return self.value(*players, args, key, model_state=model_state)
 
-    def field(self, params, static, args=None, key=None):
-        gx, gy = jax.grad(lambda p: self.value(*eqx.combine(p, static), args, key))(params)
-        return gx, jax.tree.map(jnp.negative, gy)
+    def losses(self, players, args=None, key=None, *, model_state=None):
+        f, new_state = self._value_and_state(players, args, key, model_state)
+        return _with_state((f, -f), new_state, model_state)
+
+    def field(self, params, static, args=None, key=None, *, model_state=None):
+        def value(p):
+            return self._value_and_state(eqx.combine(p, static), args, key, model_state)
+
+        (gx, gy), new_state = jax.grad(value, has_aux=True)(params)
+        return _with_state((gx, jax.tree.map(jnp.negative, gy)), new_state, model_state)
 
 
 def _no_closed_form(game: AbstractGame):
@@ -230,13 +330,26 @@ def _no_closed_form(game: AbstractGame):
     )
 
 
+def _loss(value: Any, who: str, model_state: PyTree) -> Any:
+    if model_state is None:
+        return _scalar(value, who)
+    if not (isinstance(value, tuple) and len(value) == 2):
+        raise TypeError(
+            f"With a `model_state`, `{who}` must return `(loss, new_model_state)`, got "
+            f"{type(value).__name__}."
+        )
+    return _scalar(value[0], who), value[1]
+
+
 class ZeroSumGame(AbstractZeroSumGame):
     r"""A zero-sum game $\min_x \max_y f(x, y)$ given by a function.
 
     **Arguments:**
 
-    - `fn`: `fn(x, y, args) -> scalar`, or `fn(x, y, args, *, key) -> scalar` for a stochastic
-      game (then pass `key` to [`minimax.solve`][] or to the solver's `step`).
+    - `fn`: `fn(x, y, args) -> scalar`; `fn(x, y, args, *, key) -> scalar` for a stochastic
+      game (then pass `key` to [`minimax.solve`][] or to the solver's `step`); with stateful
+      layers, `fn(x, y, args, *, model_state) -> (scalar, new_model_state)` (then pass
+      `model_state` to [`minimax.solve`][]).
 
     ```python
     >>> import jax.numpy as jnp, minimax as mx
@@ -250,8 +363,8 @@ class ZeroSumGame(AbstractZeroSumGame):
 
     fn: Callable
 
-    def value(self, x, y, args=None, key=None):
-        return _scalar(_call(self.fn, "fn", x, y, args, key), "fn")
+    def value(self, x, y, args=None, key=None, *, model_state=None):
+        return _loss(_call(self.fn, "fn", x, y, args, key, model_state), "fn", model_state)
 
     def equilibrium(self, near=None):
         _no_closed_form(self)
@@ -260,17 +373,21 @@ class ZeroSumGame(AbstractZeroSumGame):
 class GeneralSumGame(AbstractGeneralSumGame):
     """A general-sum game: player 0 minimises `loss0(x, y, args)` over `x`, player 1 minimises
     `loss1(x, y, args)` over `y`. Stochastic losses take a `key=` keyword, as in
-    [`minimax.ZeroSumGame`][].
+    [`minimax.ZeroSumGame`][]; with stateful layers each takes `model_state=` and returns
+    `(loss, new_model_state)`, and the state `loss0` returns is passed to `loss1`.
     """
 
     loss0: Callable
     loss1: Callable
 
-    def losses(self, players, args=None, key=None):
-        return (
-            _scalar(_call(self.loss0, "loss0", *players, args, key), "loss0"),
-            _scalar(_call(self.loss1, "loss1", *players, args, key), "loss1"),
+    def losses(self, players, args=None, key=None, *, model_state=None):
+        out0 = _loss(
+            _call(self.loss0, "loss0", *players, args, key, model_state), "loss0", model_state
         )
+        if model_state is None:
+            return out0, _scalar(_call(self.loss1, "loss1", *players, args, key), "loss1")
+        out1 = _loss(_call(self.loss1, "loss1", *players, args, key, out0[1]), "loss1", out0[1])
+        return (out0[0], out1[0]), out1[1]
 
     def equilibrium(self, near=None):
         _no_closed_form(self)

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Int
 
-from ._misc import check_choice, check_scalar
+from .checks import check_choice, check_scalar
 
 FirstStep = Literal["fixed", "legacy"]
 _FIRST_STEPS = ("fixed", "legacy")

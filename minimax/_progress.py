@@ -1,15 +1,24 @@
 """A tiny host-side progress display: tqdm when it is installed, one plain line otherwise.
 
-Used by `python -m minimax gan`, and by `solve(progress=True)` from a `jax.debug.callback`, which
-may report the same position twice or out of order: `update_to` only ever moves forward.
+Used by `python -m minimax gan`, and by `solve(progress=True)` through a progress meter, which
+reports from a `jax.debug.callback` that may report the same position twice or out of order:
+`update_to` only ever moves forward.
 """
 
+import abc
+import itertools
 import sys
 import threading
 import time
 from typing import Any
 
-from ._misc import check_int
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Int
+
+from .checks import check_int
 
 _MIN_INTERVAL = 0.1  # seconds between redraws: at most ~10 a second, the final one always drawn
 
@@ -128,3 +137,70 @@ class ProgressBar:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+class AbstractProgressMeter(eqx.Module):
+    """Shows how far a run of [`minimax.solve`][] has got (diffrax's `progress_meter` pattern).
+
+    `solve` calls `state = meter.init(total)` on the host before the compiled run,
+    `meter.update(state, done)` from inside it (about 200 times a run, at the end of a block of
+    steps; under `vmap`, `done` is the member furthest behind), and `meter.close(state)` after
+    it, whatever happens. The state is an array, so that one compiled run serves every call."""
+
+    @abc.abstractmethod
+    def init(self, total: int) -> Int[Array, ""]:
+        """Open a display for `total` steps (host side); returns the meter's state."""
+
+    @abc.abstractmethod
+    def update(self, state: Int[Array, ""], done: Int[Array, "*batch"]) -> None:
+        """Show that `done` steps have been taken (inside the compiled run)."""
+
+    @abc.abstractmethod
+    def close(self, state: Int[Array, ""]) -> None:
+        """Finish the display (host side)."""
+
+
+class NoProgressMeter(AbstractProgressMeter):
+    """Shows nothing: `solve(progress=False)`."""
+
+    def init(self, total):
+        return jnp.zeros([], int)
+
+    def update(self, state, done):
+        pass
+
+    def close(self, state):
+        pass
+
+
+_BARS: dict[int, ProgressBar] = {}  # the open bars of running solves, by the meter's state
+_IDS = itertools.count()
+
+
+class ProgressMeter(AbstractProgressMeter):
+    """A progress bar, `solve(progress=True)`: tqdm when it is installed, one plain line on
+    stderr otherwise (see `ProgressBar`).
+
+    **Arguments:** `desc`, the label in front of the bar (default `"solve"`).
+    """
+
+    desc: str = eqx.field(default="solve", static=True)
+
+    def init(self, total):
+        index = next(_IDS)
+        _BARS[index] = ProgressBar(total, desc=self.desc)
+        return jnp.asarray(index)
+
+    def update(self, state, done):
+        jax.debug.callback(_update, state, done)
+
+    def close(self, state):
+        bar = _BARS.pop(int(state), None)
+        if bar is not None:
+            bar.close()
+
+
+def _update(state, done) -> None:
+    bar = _BARS.get(int(np.asarray(state).ravel()[0]))
+    if bar is not None:
+        bar.update_to(int(np.asarray(done).min()))

@@ -1,6 +1,5 @@
 """The driver: run a solver on a game in one compiled loop."""
 
-import itertools
 import os
 import warnings
 from collections.abc import Callable
@@ -14,43 +13,13 @@ import numpy as np
 from jaxtyping import Array, Bool, Int, PRNGKeyArray, PyTree
 
 from ._game import AbstractGame, Players, as_players
-from ._misc import check_callable, check_int
+from ._progress import AbstractProgressMeter, NoProgressMeter, ProgressMeter
 from ._results import RESULTS
 from ._solver import AbstractSolver
+from ._state import RunState, initial_state
+from .checks import check_callable, check_int
 
-
-class RunState(eqx.Module):
-    """Where a run stands: what [`minimax.solve`][] needs to continue it exactly.
-
-    **Fields:**
-
-    - `step`: how many steps have been taken since the start of the run (step `t` of a
-      stochastic game draws `fold_in(key, t)`).
-    - `solver`: the solver's own state (e.g. each player's optax state).
-    - `solver_name`: the type of the solver that made it, so that a state is never handed to
-      another solver by mistake.
-    """
-
-    step: Int[Array, ""]
-    solver: PyTree
-    solver_name: str = eqx.field(static=True)
-
-
-def initial_state(
-    game: AbstractGame,
-    solver: AbstractSolver,
-    players: Players,
-    args: Any = None,
-    key: PRNGKeyArray | None = None,
-) -> RunState:
-    """The state a run of `solver` from `players` starts in (step 0)."""
-    return RunState(
-        jnp.zeros([], jnp.int32),
-        solver.init(game, players, args, key),
-        type(solver).__qualname__,
-    )
-
-
+_BLOCK = 64  # steps between checks (finiteness, `stop`, the solver's `terminate`)
 _initial_state = eqx.filter_jit(initial_state)
 
 
@@ -59,30 +28,41 @@ class Solution(eqx.Module):
 
     **Fields:**
 
-    - `players`: the final `(x, y)`; after a failed step, the last good ones.
-    - `trajectory`: what was recorded every `save_every` steps (the players, or what `save`
+    - `players`: the final live iterate `(x, y)`, what a resumed run continues from; after a
+      failed step, the last good one.
+    - `answer`: what the solver answers there (an average, lookahead's slow weights, a restart
+      candidate: see the solver's `answer`); the same as `players` for plain solvers.
+    - `trajectory`: what was recorded every `save_every` steps (the answer, or what `save`
       returns), every array leaf stacked on a new leading axis. Row `i` was recorded at step
       `ts[i]`: the start, every multiple of `save_every`, and always the final step (so the last
-      recorded row is `players`). A run that stopped early leaves the rows it never reached
+      recorded row is `answer`). A run that stopped early leaves the rows it never reached
       labelled `ts == -1`; they repeat the final row. With `save_every=None`, only the final row.
     - `ts`: the step of each row of `trajectory`, `-1` for rows never reached.
     - `state`: a [`minimax.RunState`][]; pass it back to `solve` (with `players`) to continue.
     - `result`: a [`minimax.RESULTS`][] value.
     - `stats`: `{"steps": steps taken by this call, "failed_step": the step that failed (0 for a
-      non-finite start) or -1}`.
+      non-finite start) or -1}`, and what the solver's steps report, summed over the call
+      (e.g. `"restarts"`, `"linear_solve_steps"`).
+    - `model_state` (a property): the game's final model state, `state.model_state`.
     """
 
     players: Players
+    answer: Players
     trajectory: PyTree
     ts: Int[Array, " rows"]
     state: RunState
     result: RESULTS
     stats: dict[str, Array]
 
+    @property
+    def model_state(self) -> PyTree:
+        return self.state.model_state
 
-def _row(players: Players, save: Callable | None, args: Any) -> PyTree:
-    """What a recorded row holds: the players' arrays, or the arrays of `save(players, args)`."""
-    return eqx.filter(players if save is None else save(players, args), eqx.is_array)
+
+def _row(solver, game, players, state, save, args) -> PyTree:
+    """What a recorded row holds: the answer's arrays, or the arrays of `save(answer, args)`."""
+    answer = solver.answer(game, players, state, args)
+    return eqx.filter(answer if save is None else save(answer, args), eqx.is_array)
 
 
 def _all_finite(tree) -> Bool[Array, ""]:
@@ -107,152 +87,192 @@ def _loop(cond, body, carry, max_steps: int, **kwargs):
     return eqxi.while_loop(cond, body, carry, max_steps=max_steps, kind="checkpointed", **kwargs)
 
 
-_BLOCK = 64  # steps between finiteness checks on long runs
-_PROGRESS: dict[int, Any] = {}  # progress bars of running solves, by id
-_PROGRESS_IDS = itertools.count()
+class _Loop(eqx.Module):
+    """The driver's loop state."""
+
+    arrays: Players  # the players' array leaves; the rest is `_Run.static`
+    solver: PyTree
+    model_state: PyTree
+    step: Int[Array, ""]
+    result: RESULTS
+    stats: dict[str, Array]  # summed over the steps of this call
+    done: Bool[Array, ""]  # the solver's `terminate` or `stop` ended the run
+    replay: Int[Array, ""]  # steps still to take one at a time, after a block that failed
+
+    def running(self) -> Bool[Array, ""]:
+        return (self.result == RESULTS.successful) & ~self.done
 
 
-def _report_progress(info, step, done) -> None:
-    """Host side of `progress=True`: `info = (id, start step, target step)`."""
-    from ._progress import ProgressBar
+class _Run(eqx.Module):
+    """What one call of `solve` runs: the loops are its methods.
 
-    info, step, done = np.asarray(info), np.asarray(step), np.asarray(done)
-    bar_id, start, target = (int(v) for v in info.reshape(-1, 3)[0])
-    bar = _PROGRESS.get(bar_id)
-    if bar is None:
-        bar = _PROGRESS[bar_id] = ProgressBar(target - start, desc="solve")
-    bar.update_to(int(step.min()) - start)  # under vmap: the member furthest behind
-    if bool(done.all()):
-        bar.close()
-        _PROGRESS.pop(bar_id, None)
+    Every step of a run, whichever loop calls for it, goes through the one `steps` loop below:
+    its body is the only copy of the solver's step in the compiled program, so a run split
+    anywhere (a resume, checkpoint chunks, another `save_every`) computes the same bits."""
+
+    game: AbstractGame
+    solver: AbstractSolver
+    static: Players
+    args: Any
+    key: Any
+    save: Any
+    stop: Any
+    meter: AbstractProgressMeter
+    meter_state: Any  # the meter's state, and the step its count starts from
+    every: int = eqx.field(static=True)  # steps between progress reports
+
+    def players(self, loop: _Loop) -> Players:
+        return eqx.combine(loop.arrays, self.static)
+
+    def record(self, loop: _Loop) -> PyTree:
+        return _row(self.solver, self.game, self.players(loop), loop.solver, self.save, self.args)
+
+    def steps(self, loop: _Loop, n: Int[Array, ""]) -> _Loop:
+        """Up to `n` steps, unchecked but for the failures the solver reports."""
+        end = loop.step + n
+
+        def step(c: _Loop) -> _Loop:
+            key = None if self.key is None else jax.random.fold_in(self.key, c.step)
+            out = self.solver.step(
+                self.game, self.players(c), c.solver, self.args, key, model_state=c.model_state
+            )
+            stats = jax.tree.map(lambda a, b: a + b, c.stats, out.stats)
+            arrays = eqx.filter(out.players, eqx.is_array)
+            return _Loop(
+                arrays, out.state, out.model_state, c.step + 1, out.result, stats, c.done, c.replay
+            )
+
+        cond = lambda c: (c.result == RESULTS.successful) & (c.step < end)  # noqa: E731
+        return _loop(cond, step, loop, _BLOCK)
+
+    def block(self, loop: _Loop, end: Int[Array, ""]) -> _Loop:
+        """Steps up to the next multiple of `_BLOCK` (or `end`), then one check.
+
+        Non-finite values are sticky (`x + u` is never finite again, nor are optimizer
+        accumulators; projections keep NaN, see `AbstractGame.project_player`) and the first
+        failure a step reports ends the block, so one check after it tells whether any step in
+        it failed. A failed block is undone and its steps replayed one block of one step at a
+        time, to stop at the exact last good point."""
+        replaying = loop.replay > 0
+        n = jnp.where(replaying, 1, jnp.minimum(_BLOCK - loop.step % _BLOCK, end - loop.step))
+        new = self.steps(loop, n)
+        ok = new.result == RESULTS.successful
+        fine = ok & _all_finite((new.arrays, new.solver, new.model_state))
+        why = RESULTS.where(ok, RESULTS.nonfinite, new.result)
+        kept = eqx.tree_at(lambda c: c.replay, new, jnp.maximum(loop.replay - 1, 0))
+        undone = eqx.tree_at(
+            lambda c: (c.result, c.replay),
+            loop,
+            (RESULTS.where(replaying, why, loop.result), jnp.where(replaying, 0, n)),
+        )
+        loop = _select(fine, kept, undone)
+        if not isinstance(self.meter, NoProgressMeter):
+            meter_state, origin = self.meter_state
+            report = lambda: self.meter.update(meter_state, loop.step - origin)  # noqa: E731
+            jax.lax.cond(loop.step % self.every < n, report, lambda: None)
+        return self.check(loop)
+
+    def check(self, loop: _Loop) -> _Loop:
+        """At every multiple of `_BLOCK` steps: is the run done (the solver's `terminate`, or
+        `stop`)? Only there, so that where a run stops does not depend on how it is split."""
+
+        def finish(c: _Loop) -> _Loop:
+            players = self.players(c)
+            done, result = self.solver.terminate(self.game, players, c.solver, self.args)
+            # A solver's verdict when it is done; `stop` alone ends the run successfully.
+            result = RESULTS.where(done, result, RESULTS.successful)
+            if self.stop is not None:
+                answer = self.solver.answer(self.game, players, c.solver, self.args)
+                stop = jnp.asarray(self.stop(answer, self.args))
+                if stop.shape != () or stop.dtype != bool:
+                    raise TypeError(
+                        f"`stop` must return a boolean scalar, got {stop.dtype} of shape "
+                        f"{stop.shape}."
+                    )
+                done = done | stop
+            result = RESULTS.where(done, result, c.result)
+            return eqx.tree_at(lambda c: (c.done, c.result), c, (done, result))
+
+        due = loop.running() & (loop.step % _BLOCK == 0)
+        return jax.lax.cond(due, finish, lambda c: c, loop)
+
+    def run(self, loop: _Loop, end: Int[Array, ""], max_steps: int) -> _Loop:
+        """Blocks until step `end`, a failure, or the end of the run; at most `max_steps`."""
+        more = lambda c: c.running() & (c.step < end)  # noqa: E731
+        # Each block takes a step, or undoes a failed block (at most once per replay).
+        return _loop(more, lambda c: self.block(c, end), loop, 2 * max_steps + 2)
 
 
 @eqx.filter_jit
-def _solve(game, solver, players, state, args, key, progress, steps, save_every, save) -> Solution:
+def _solve(
+    game, solver, players, state, args, key, meter, meter_state, origin, steps, save_every, save,
+    stop, final,
+) -> Solution:  # fmt: skip
     arrays, static = eqx.partition(players, eqx.is_array)
-    start = state.step
-    ok_start = _all_finite((arrays, state.solver))
-    successful = RESULTS.successful
-
-    # The carry: (player arrays, solver state, step, result, a block awaiting replay).
-    def advance(arrays, sstate, step):
-        step_key = None if key is None else jax.random.fold_in(key, step)
-        new, sstate = solver.step(game, eqx.combine(arrays, static), sstate, args, step_key)
-        return eqx.filter(new, eqx.is_array), sstate
-
-    def running(c):
-        return c[3] == successful
-
-    # Progress: about 200 reports a run, at the end of a block or a segment.
     every = _BLOCK * max(1, steps // (200 * _BLOCK))
-
-    def tick(c, n=_BLOCK):
-        if progress is not None:
-            report = lambda: jax.debug.callback(_report_progress, progress, c[2], False)  # noqa: E731
-            jax.lax.cond((c[2] - start) % every < n, report, lambda: None)
-        return c
-
-    def checked(c):
-        arrays, sstate, step, result, pending = c
-        new_arrays, new_sstate = advance(arrays, sstate, step)
-        verdict = RESULTS.where(
-            _all_finite((new_arrays, new_sstate)), solver.result(new_sstate), RESULTS.nonfinite
-        )
-        ok = running(c) & (verdict == successful)
-        # A failed step is not taken: the run never hands back corrupted players or state.
-        arrays, sstate, step = _select(ok, (new_arrays, new_sstate, step + 1), c[:3])
-        return arrays, sstate, step, RESULTS.where(running(c), verdict, result), pending
-
-    def block(c):
-        # Non-finite values are sticky (x + u is never finite again, nor are optimizer
-        # accumulators) and a solver's failure is remembered across the block, so one check
-        # after a block of unchecked steps tells whether any step in it failed. A failed block is
-        # undone and replayed step by step, to stop at the exact last good point.
-        def body(carry, _):
-            arrays, sstate, step, failed = carry
-            arrays, sstate = advance(arrays, sstate, step)
-            return (arrays, sstate, step + 1, failed | (solver.result(sstate) != successful)), None
-
-        inner = (*c[:3], jnp.array(False))
-        arrays, sstate, step, failed = jax.lax.scan(body, inner, length=_BLOCK, unroll=2)[0]
-        fine = ~failed & _all_finite((arrays, sstate))
-        c = (*_select(fine, (arrays, sstate, step), c[:3]), c[3], ~fine)
-        return tick(c)
-
-    def stepwise(c, end, max_steps):
-        c = (*c[:4], jnp.array(False))
-        return _loop(lambda c: running(c) & (c[2] < end), checked, c, max_steps)
-
-    def segment(c, n: int):
-        """Up to `n` more steps; fewer if one fails."""
-        end = c[2] + n
-        if n <= _BLOCK:
-            return tick(stepwise(c, end, n), n)
-
-        def blocks_then_steps(c):
-            more = lambda c: running(c) & ~c[4] & (c[2] + _BLOCK <= end)  # noqa: E731
-            c = _loop(more, block, c, n // _BLOCK)
-            # A failed block's replay, or the last steps that do not fill a block.
-            return stepwise(c, jnp.minimum(c[2] + _BLOCK, end), _BLOCK)
-
-        # Once, unless a replay finds no failure (non-finite values that were not sticky).
-        return _loop(lambda c: running(c) & (c[2] < end), blocks_then_steps, c, n // _BLOCK + 1)
-
-    result = RESULTS.where(ok_start, successful, RESULTS.nonfinite_start)
-    carry = (arrays, state.solver, start, result, jnp.array(False))
-
-    def record(c):
-        return _row(eqx.combine(c[0], static), save, args)
+    run = _Run(game, solver, static, args, key, save, stop, meter, (meter_state, origin), every)
+    start, target = state.step, state.step + steps
+    ok_start = _all_finite((arrays, state.solver, state.model_state))
+    shapes = eqx.filter_eval_shape(
+        lambda: solver.step(game, players, state.solver, args, key, model_state=state.model_state)
+    )
+    stats = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes.stats)
+    result = RESULTS.where(ok_start, RESULTS.successful, RESULTS.nonfinite_start)
+    false, zero = jnp.array(False), jnp.zeros([], jnp.int32)
+    loop = _Loop(arrays, state.solver, state.model_state, start, result, stats, false, zero)
+    loop = run.check(loop)
 
     if save_every is None:
-        carry = segment(carry, steps)
-        rows, ts = jax.tree.map(lambda a: a[None], record(carry)), carry[2][None]
+        loop = run.run(loop, target, steps)
+        rows, ts = jax.tree.map(lambda a: a[None], run.record(loop)), loop.step[None]
     else:
-        full, rest = divmod(steps, save_every)
-        n_rows = full + 1 + (rest > 0)
-        first = record(carry)
+        n_rows = -(-steps // save_every) + 1
+        first = run.record(loop)
         rows = jax.tree.map(lambda a: jnp.zeros((n_rows, *a.shape), a.dtype).at[0].set(a), first)
         ts = jnp.full(n_rows, -1, start.dtype).at[0].set(start)
 
-        def save_row(loop):
-            c, rows, ts, i = loop
-            c = segment(c, save_every)
-            rows = jax.tree.map(lambda a, buf: buf.at[i + 1].set(a), record(c), rows)
-            ts = ts.at[i + 1].set(jnp.where(running(c), c[2], -1))
-            return c, rows, ts, i + 1
+        def segment(carry):
+            loop, rows, ts, i = carry
+            before = loop.step
+            loop = run.run(loop, jnp.minimum(loop.step + save_every, target), save_every)
+            i = i + (loop.step > before)  # a segment that took no step records no new row
+            rows = jax.tree.map(lambda a, buf: buf.at[i].set(a), run.record(loop), rows)
+            return loop, rows, ts.at[i].set(loop.step), i
 
-        carry, rows, ts, _ = _loop(
-            lambda loop: running(loop[0]) & (loop[3] < full),
-            save_row,
-            (carry, rows, ts, jnp.array(0, jnp.int32)),
-            full,
-            buffers=lambda loop: (loop[1], loop[2]),
+        loop, rows, ts, last = _loop(
+            lambda carry: carry[0].running() & (carry[0].step < target),
+            segment,
+            (loop, rows, ts, jnp.zeros([], jnp.int32)),
+            n_rows - 1,
+            buffers=lambda carry: (carry[1], carry[2]),
         )
-        if rest:
-            carry = segment(carry, rest)
-        # The final row: after the last row recorded, unless that row is already the final step.
-        n_valid = jnp.sum(ts >= 0)
-        final = jnp.where(ts[n_valid - 1] == carry[2], n_valid - 1, n_valid)
+        # Rows never reached repeat the final row, labelled -1.
         index = jnp.arange(n_rows)
+        final_row = run.record(loop)
         rows = jax.tree.map(
-            lambda buf, a: jnp.where((index >= final).reshape(-1, *[1] * a.ndim), a, buf),
+            lambda buf, a: jnp.where((index > last).reshape(-1, *[1] * a.ndim), a, buf),
             rows,
-            record(carry),
+            final_row,
         )
-        ts = jnp.where(index < final, ts, jnp.where(index == final, carry[2], -1))
+        ts = jnp.where(index > last, -1, ts)
 
-    arrays, sstate, step, result, _ = carry
-    if progress is not None:
-        done = (step >= progress[2]) | (result != successful)
-        jax.debug.callback(_report_progress, progress, step, done)
-    failed = jnp.where(result == successful, -1, jnp.where(ok_start, step + 1, 0))
+    if not isinstance(meter, NoProgressMeter):
+        meter.update(meter_state, loop.step - origin)
+    players = run.players(loop)
+    result = loop.result
+    if final:  # a run that took all its steps ends with what the solver says of it
+        _, verdict = solver.terminate(game, players, loop.solver, args)
+        result = RESULTS.where(loop.running(), verdict, result)
+    step_failed = (loop.result != RESULTS.successful) & ~loop.done
+    failed = jnp.where(step_failed, jnp.where(ok_start, loop.step + 1, 0), -1)
     return Solution(
-        players=eqx.combine(arrays, static),
+        players=players,
+        answer=solver.answer(game, players, loop.solver, args),
         trajectory=rows if save is not None else eqx.combine(rows, static),
         ts=ts,
-        state=RunState(step, sstate, state.solver_name),
+        state=RunState(loop.step, loop.solver, loop.model_state, state.solver_name),
         result=result,
-        stats={"steps": step - start, "failed_step": failed},
+        stats={"steps": loop.step - start, "failed_step": failed, **loop.stats},
     )
 
 
@@ -323,24 +343,6 @@ def _check_memory(row: PyTree, n_rows: int, save_every: int) -> None:
         warnings.warn(f"The trajectory will take {total:,} bytes: {advice}", stacklevel=3)
 
 
-def _raise_failure(failed, result) -> None:
-    """Host side of `throw=True` for a traced run: raise naming the step."""
-    failed, result = np.asarray(failed).ravel(), np.asarray(result).ravel()
-    for step, index in zip(failed, np.broadcast_to(result, failed.shape), strict=True):
-        if step >= 0:
-            raise RuntimeError(_failure_message(int(step), int(index)))
-
-
-def _failure_message(step: int, index: int) -> str:
-    why = RESULTS._index_to_message[index]
-    if step == 0:
-        return f"solve: {why} Pass finite players (and state)."
-    return (
-        f"solve: step {step} failed: {why} The last good players are from step {step - 1}; "
-        "pass `throw=False` to get them back in `sol.players`."
-    )
-
-
 def solve(
     game: AbstractGame,
     solver: AbstractSolver,
@@ -350,21 +352,28 @@ def solve(
     args: Any = None,
     key: PRNGKeyArray | None = None,
     state: RunState | None = None,
+    model_state: PyTree = None,
     save_every: int | np.integer | None = 1,
     save: Callable[[Players, Any], PyTree] | None = None,
+    stop: Any = None,  # `(answer, args) -> bool`, checked below with a clearer message
     throw: bool = True,
-    progress: bool = False,
+    progress: bool | AbstractProgressMeter = False,
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: int | np.integer | None = None,
 ) -> Solution:
     r"""Run `steps` updates of `solver` on `game` from `players = (x0, y0)`.
 
     The run is one compiled loop. It stops early when a step fails (NaN or inf, or a failure the
-    solver reports): a diverged run costs time in proportion to where it failed, under `vmap`
-    once every member has stopped. It is reverse-mode differentiable for any `steps` and
-    `save_every` (e.g. `jax.grad` with respect to the players, `args` or a traced learning
-    rate), with memory that grows with the number of checkpoints of its loops, not with the
-    steps. Hyperparameters may be traced: `jax.vmap` over learning rates is one compiled run.
+    solver reports), when the solver says it is done (its `terminate`: a tolerance met, an
+    infeasibility certificate), or when `stop` holds: a diverged or finished run costs time in
+    proportion to where it stopped, under `vmap` once every member has stopped. A run split
+    anywhere (resumed from `sol.state`, run in checkpointed chunks, recorded with another
+    `save_every`, with or without a progress bar, killed and run again) computes the same bits
+    as one uninterrupted call on the same machine. It is reverse-mode differentiable for any
+    `steps` and `save_every` (e.g. `jax.grad` with respect to the players, `args` or a traced
+    learning rate), with memory that grows with the number of checkpoints of its loops, not
+    with the steps. Hyperparameters may be traced: `jax.vmap` over learning rates is one
+    compiled run.
 
     Calling `solve` again with arrays of the same shapes, the same `game` type, the same `solver`
     object and the same `steps` reuses the compiled code; a newly built optimizer is a new
@@ -380,17 +389,29 @@ def solve(
     - `args`: passed to the game's losses at every step.
     - `key`: for stochastic games: step `t` uses `jax.random.fold_in(key, t)`.
     - `state`: `sol.state` of an earlier run, with `players=sol.players`, to continue it: the
-      continued run is the same, bit for bit, as one run of the combined length.
+      continued run is the same, bit for bit, as one run of the combined length. It carries
+      the model state.
+    - `model_state`: the game's model state, for players with stateful layers
+      (`eqx.nn.BatchNorm`, `eqx.nn.SpectralNorm`): e.g. the `eqx.nn.State` of
+      `eqx.nn.make_with_state`, or any PyTree of buffers that are not trained. The game's
+      losses then take `model_state=` and return `((loss0, loss1), new_model_state)`; each
+      step threads it (see [`minimax.AbstractSolver`][]) and `sol.model_state` is the last.
     - `save_every`: record a row every `save_every` steps, the start and the final step included
       (see [`minimax.Solution`][]); `None` keeps only the final players. A recording that would
       not fit in memory is refused before compiling, and one over 1 GiB gives a warning.
-    - `save`: what a row holds: `save(players, args)` returns any PyTree of arrays (losses, a
-      discriminator's gap, a distance); default the players themselves. Recording a few
+    - `save`: what a row holds: `save(answer, args)` returns any PyTree of arrays (losses, a
+      discriminator's gap, a distance); default the solver's answer itself. Recording a few
       numbers every `k` steps is how to watch a long run without storing its trajectory.
-    - `throw`: if a step fails, raise an error naming the step (`True`), or return the last good
-      players and state with `sol.result` saying why (`False`).
-    - `progress`: show a progress bar (tqdm when installed, a plain line otherwise), updated from
-      inside the compiled loop.
+    - `stop`: `stop(answer, args) -> bool`, checked at every multiple of 64 steps (and at the
+      start): the run ends `successful` once it holds, `sol.stats["steps"]` the steps taken.
+      E.g. `stop=lambda players, args: game.duality_gap(players) < 1e-6`.
+    - `throw`: if the run does not end `successful` (a failed step, or a solver's verdict such
+      as an infeasible problem), raise an error saying why (`True`), or return with
+      `sol.result` saying why (`False`; after a failed step, the last good players and state).
+      Under the caller's `jax.jit` or `jax.vmap` nothing is raised: check `sol.result`.
+    - `progress`: `True` shows a progress bar (tqdm when installed, a plain line otherwise),
+      updated from inside the compiled loop; or give a progress meter (e.g.
+      `minimax.ProgressMeter(desc="training")`).
     - `checkpoint`, `checkpoint_every`: a file to save the run to every `checkpoint_every` steps
       (see [`minimax.save_checkpoint`][]). If the file exists, the run resumes from it: a
       killed process, run again with the same call, finishes with the same players, bit for
@@ -416,49 +437,106 @@ def solve(
     steps = check_int("steps", steps)
     if save_every is not None:
         save_every = check_int("save_every", save_every)
-    if save is not None:
-        check_callable("save", save)
-    if state is not None:
-        _check_state(state, eqx.filter_eval_shape(initial_state, game, solver, players, args, key))
-    if save_every is not None:
-        full, rest = divmod(steps, save_every)
-        row = eqx.filter_eval_shape(_row, players, save, args)
-        _check_memory(row, full + 1 + (rest > 0), save_every)
+    for name, fn in (("save", save), ("stop", stop)):
+        if fn is not None:
+            check_callable(name, fn)
+    meter = _meter(progress)
     if state is None:  # compiled apart, so that a fresh and a resumed run share `_solve`
-        state = _initial_state(game, solver, players, args, key)
-    info = None
-    if progress:
-        info = jnp.stack([jnp.asarray(next(_PROGRESS_IDS)), state.step, state.step + steps])
-        info = info.astype(int)
+        state = _initial_state(game, solver, players, args, key, model_state)
+    else:
+        if model_state is not None:
+            raise ValueError(
+                "`model_state` and `state` were both given: a run's state carries its model "
+                "state (`sol.state.model_state`); pass `state` alone to resume."
+            )
+        shapes = eqx.filter_eval_shape(
+            initial_state, game, solver, players, args, key, getattr(state, "model_state", None)
+        )
+        _check_state(state, shapes)
+    _check_step_count(state, steps)
+    if save_every is not None:
+        n_rows = -(-steps // save_every) + 1
+        row = eqx.filter_eval_shape(_row, solver, game, players, state.solver, save, args)
+        _check_memory(row, n_rows, save_every)
     if checkpoint is not None:
         return _run_with_checkpoints(
-            game, solver, players, state, args, key, steps, save_every, save, throw, info,
+            game, solver, players, state, args, key, steps, save_every, save, stop, throw, meter,
             checkpoint, checkpoint_every,
         )  # fmt: skip
     if checkpoint_every is not None:
         raise ValueError("`checkpoint_every` needs `checkpoint`, the file to save to.")
-    sol = _solve(game, solver, players, state, args, key, info, steps, save_every, save)
-    if throw:
-        _throw(sol)
+    meter_state = meter.init(steps)
+    try:
+        sol = _solve(
+            game, solver, players, state, args, key, meter, meter_state, state.step, steps,
+            save_every, save, stop, True,
+        )  # fmt: skip
+    finally:
+        meter.close(meter_state)
+    return _throw(sol) if throw else sol
+
+
+def _meter(progress: Any) -> AbstractProgressMeter:
+    if isinstance(progress, AbstractProgressMeter):
+        return progress
+    if isinstance(progress, bool | np.bool_):
+        return ProgressMeter() if progress else NoProgressMeter()
+    raise TypeError(
+        f"`progress` must be a bool or a progress meter (minimax.ProgressMeter), got {progress!r}."
+    )
+
+
+def _check_step_count(state: RunState, steps: int) -> None:
+    """The step counter is an int32 unless x64 is on: refuse a run that would overflow it."""
+    if isinstance(state.step, jax.core.Tracer):
+        return
+    limit = int(jnp.iinfo(jnp.asarray(state.step).dtype).max)
+    if int(state.step) + steps > limit:
+        raise ValueError(
+            f"`steps` ({steps}) from step {int(state.step)} would count past {limit}, the "
+            f"largest step the counter ({jnp.asarray(state.step).dtype}) holds. Run fewer steps "
+            "per call, or start a new run from `sol.players` (a fresh state counts from 0)."
+        )
+
+
+def _message(sol: Solution, index: tuple = ()) -> str:
+    """Why member `index` of a (possibly vmapped) run did not end successfully."""
+    result = jax.tree.map(lambda v: np.asarray(np.asarray(v)[index]), sol.result)
+    failed = int(np.asarray(sol.stats["failed_step"])[index])
+    why = RESULTS[result]
+    if failed == 0:
+        return f"solve: {why} Pass finite players (and state)."
+    if failed > 0:
+        return (
+            f"solve: step {failed} failed: {why} The last good players are from step "
+            f"{failed - 1}; pass `throw=False` to get them back in `sol.players`."
+        )
+    return f"solve: {why} Pass `throw=False` to get the run back in `sol`."
+
+
+def _throw(sol: Solution) -> Solution:
+    """Raise if the run did not end successfully. Under the caller's `jit` or `vmap` the result
+    is not known yet: the run is returned, `sol.result` saying how it ended (raising from
+    inside a compiled program would lose every member of a sweep for one that diverged)."""
+    bad = sol.result != RESULTS.successful
+    if isinstance(bad, jax.core.Tracer):
+        return sol
+    bad = np.asarray(bad)
+    if bad.any():
+        raise RuntimeError(_message(sol, tuple(np.argwhere(bad)[0])))
     return sol
 
 
-def _throw(sol: Solution) -> None:
-    failed = sol.stats["failed_step"]
-    if isinstance(failed, jax.core.Tracer):  # under the user's jit or vmap: raise when it runs
-        jax.debug.callback(_raise_failure, failed, sol.result._value)
-    elif (np.asarray(failed) >= 0).any():
-        _raise_failure(failed, sol.result._value)
-
-
 def _run_with_checkpoints(
-    game, solver, players, state, args, key, steps, save_every, save, throw, info, path, every
-) -> Solution:
+    game, solver, players, state, args, key, steps, save_every, save, stop, throw, meter, path,
+    every,
+) -> Solution:  # fmt: skip
     """`solve` in chunks of `every` steps, saving after each; resumes from `path` if it exists.
 
-    Chunks start at multiples of `every` from the start, so a killed run, run again, computes
-    exactly what one uninterrupted run computes. The rows recorded so far are saved too."""
-    from ._checkpoint import read_checkpoint, write_checkpoint
+    Chunks start at multiples of `every` from the start; every chunk runs the same compiled
+    step, so a killed run, run again, computes exactly what one uninterrupted run computes. The
+    rows recorded so far are saved too."""
+    from ._checkpoint import read_checkpoint, write_checkpoint  # looked up now: tests patch them
 
     if every is None:
         raise ValueError("`checkpoint` needs `checkpoint_every`: how many steps between saves.")
@@ -469,13 +547,13 @@ def _run_with_checkpoints(
             "that the rows recorded are the same however often the run is resumed."
         )
     path = os.fspath(path)
+    origin = state.step
     start = int(state.step)
     target = start + steps
     _, static = eqx.partition(players, eqx.is_array)
 
-    full, rest = divmod(steps, save_every or steps)
-    n_rows = full + 1 + (rest > 0) if save_every else 1
-    first = _row(players, save, args)
+    n_rows = -(-steps // save_every) + 1 if save_every else 1
+    first = _row(solver, game, players, state.solver, save, args)
     rows = jax.tree.map(lambda a: np.zeros((n_rows, *a.shape), a.dtype), first)
     ts = np.full(n_rows, -1, np.asarray(state.step).dtype)
     entries = {"players": players, "state": state, "trajectory": rows, "ts": ts}
@@ -493,43 +571,45 @@ def _run_with_checkpoints(
             buf[0] = a
         ts[0] = start
     n_valid = int((ts >= 0).sum())
-    result, failed = RESULTS.successful, jnp.array(-1)
-    while int(state.step) < target and result == RESULTS.successful:
-        sol = _solve(
-            game, solver, players, state, args, key, info, min(every, target - int(state.step)),
-            save_every, save,
-        )  # fmt: skip
-        players, state, result, failed = (
-            sol.players,
-            sol.state,
-            sol.result,
-            sol.stats["failed_step"],
-        )
-        if save_every is not None:  # the chunk's rows after its first, which is already saved
-            m = int((np.asarray(sol.ts) >= 0).sum()) - 1
-            for buf, new in zip(
-                jax.tree.leaves(rows), jax.tree.leaves(sol.trajectory), strict=True
-            ):
-                buf[n_valid : n_valid + m] = np.asarray(new)[1 : m + 1]
-            ts[n_valid : n_valid + m] = np.asarray(sol.ts)[1 : m + 1]
-            n_valid += m
-        else:
-            rows = jax.tree.map(lambda a: np.array(a)[None], _row(players, save, args))
-            ts[0] = int(state.step)
-        write_checkpoint(path, {"players": players, "state": state, "trajectory": rows, "ts": ts})
+    sol, done = None, False
+    meter_state = meter.init(steps)
+    try:
+        while sol is None or (int(state.step) < target and sol.result == RESULTS.successful):
+            n = min(every, target - int(state.step))
+            sol = _solve(
+                game, solver, players, state, args, key, meter, meter_state, origin, n,
+                save_every, save, stop, int(state.step) + n == target,
+            )  # fmt: skip
+            players, state = sol.players, sol.state
+            done = int(sol.stats["steps"]) < n and sol.result == RESULTS.successful
+            if save_every is not None:  # the chunk's rows after its first, which is already saved
+                m = int((np.asarray(sol.ts) >= 0).sum()) - 1
+                for buf, new in zip(
+                    jax.tree.leaves(rows), jax.tree.leaves(sol.trajectory), strict=True
+                ):
+                    buf[n_valid : n_valid + m] = np.asarray(new)[1 : m + 1]
+                ts[n_valid : n_valid + m] = np.asarray(sol.ts)[1 : m + 1]
+                n_valid += m
+            else:
+                rows = jax.tree.map(np.array, eqx.filter(sol.trajectory, eqx.is_array))
+                ts[0] = int(state.step)
+            entries = {"players": players, "state": state, "trajectory": rows, "ts": ts}
+            write_checkpoint(path, entries)
+            if done or n == 0:
+                break
+    finally:
+        meter.close(meter_state)
     # Rows never reached repeat the final row, as in one run.
-    last = jax.tree.map(np.asarray, _row(players, save, args))
-    for buf, a in zip(jax.tree.leaves(rows), jax.tree.leaves(last), strict=True):
-        buf[n_valid:] = a
+    for buf in jax.tree.leaves(rows):
+        buf[n_valid:] = buf[n_valid - 1]
     trajectory = jax.tree.map(jnp.asarray, rows)
     sol = Solution(
         players=players,
+        answer=sol.answer,
         trajectory=trajectory if save is not None else eqx.combine(trajectory, static),
         ts=jnp.asarray(ts),
         state=state,
-        result=result,
-        stats={"steps": state.step - start, "failed_step": failed},
+        result=sol.result,
+        stats={**sol.stats, "steps": state.step - start},
     )
-    if throw:
-        _throw(sol)
-    return sol
+    return _throw(sol) if throw else sol

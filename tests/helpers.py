@@ -55,5 +55,6 @@ def solvers_table(lr: float) -> dict:
         "SGA": (mx.SGA(sgd, lam=1.0), bilinear),
         "CGD": (mx.CGD(lr), bilinear),
         "lookahead GDA": (mx.Lookahead(mx.Simultaneous(sgd), 5, 0.5), bilinear),
-        "averaged EG": (mx.Averaging(mx.ExtraGradient(sgd), kind="ema", decay=0.9), bilinear),
+        "averaged EG": (mx.EMA(mx.ExtraGradient(sgd), 0.9), bilinear),
+        "restarted OGDA": (mx.Restarted(mx.Simultaneous(mx.optimistic_gradient(lr))), bilinear),
     }

@@ -93,11 +93,11 @@ Z_SPHERE = tuple(_sphere(p) for p in Z0)
 
 
 def _eager(game, solver, players, steps):
-    """Run `steps` steps without compiling a loop: every point `step` returns."""
+    """Run `steps` steps without compiling a loop: the solver's answer after each."""
     state, rows = solver.init(game, players), [players]
     for _ in range(steps):
         players, state = solver.step(game, players, state)
-        rows.append(players)
+        rows.append(solver.answer(game, players, state))
     return rows
 
 

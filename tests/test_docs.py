@@ -12,6 +12,7 @@ PAGES = [
     "docs/index.md",
     "docs/getting-started.md",
     "docs/long-runs.md",
+    "docs/training.md",
     "docs/matrix-games.md",
     "docs/linear-programs.md",
     "docs/constrained-learning.md",

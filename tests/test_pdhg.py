@@ -32,11 +32,10 @@ STEPS = 4096
 
 
 def run(game, players=None, solver=PDHG, steps=STEPS):
+    """The run's answer, its solver state, whether it stopped before `steps`, its result."""
     players = game.init_players() if players is None else players
-    sol = mx.solve(game, solver, players, steps=steps, save_every=None)
-    state = sol.state.solver
-    done, result = solver.terminate(game, sol.players, state)
-    return solver.answer(game, sol.players, state), state, bool(done), result
+    sol = mx.solve(game, solver, players, steps=steps, save_every=None, throw=False)
+    return sol.answer, sol, bool(sol.stats["steps"] < steps), sol.result
 
 
 # The general form, by hand
@@ -334,19 +333,22 @@ def test_pdhg_matches_highs_and_counts():
     res = scipy_optimize.linprog(
         np.asarray(lp.c), A_eq=np.asarray(lp.A), b_eq=np.asarray(lp.b), method="highs"
     )
-    (x, y), state, done, _ = run(lp)
+    (x, y), sol, done, _ = run(lp)
     assert done
     np.testing.assert_allclose(x, res.x, atol=1e-6)
     np.testing.assert_allclose(y, res.eqlin.marginals, atol=1e-6)
     # The solver's own KKT error is the game's.
-    form, s = state.original, state
+    s = sol.state.solver
     mine = relative_kkt_error(
-        form, s.x * s.col, s.y * s.row, lp.K @ (s.x * s.col), lp.K.T @ (s.y * s.row)
+        s.original, s.x * s.col, s.y * s.row, lp.K @ (s.x * s.col), lp.K.T @ (s.y * s.row)
     )
     np.testing.assert_allclose(mine, lp.kkt_error((s.x * s.col, s.y * s.row)), rtol=1e-10)
-    # Restarts happened; each step takes at least two products.
-    assert int(state.restarts) >= 2
-    assert int(state.products) >= 2 * int(state.iteration)
+    # The run stopped within a block of convergence. Restarts happened; each step takes at
+    # least two products.
+    steps, iterations = int(sol.stats["steps"]), int(s.iteration)
+    assert iterations <= steps < iterations + 64
+    assert int(sol.stats["restarts"]) >= 2
+    assert 2 * iterations <= int(sol.stats["matvecs"]) <= 11 * iterations
 
 
 def test_pdhg_plays_in_the_game_variables():
@@ -411,9 +413,10 @@ def test_pdhg_certificates(name):
 
 
 def test_pdhg_reports_tolerance_not_reached():
-    state = PDHG.init(GENERAL, GENERAL.init_players())
-    done, result = PDHG.terminate(GENERAL, GENERAL.init_players(), state)
+    _, sol, done, result = run(GENERAL, steps=8)
     assert not done and result == mx.RESULTS.tolerance_not_reached
+    with pytest.raises(RuntimeError, match="without meeting the solver's tolerance"):
+        mx.solve(GENERAL, PDHG, GENERAL.init_players(), steps=8, save_every=None)
 
 
 def test_pdhg_batches_stop_each_at_its_own_answer():
@@ -429,20 +432,17 @@ def test_pdhg_batches_stop_each_at_its_own_answer():
         b = base.A @ (x_star * (1 + shift))
         lp = games.LinearProgram(c, base.A, b)
         sol = mx.solve(lp, PDHG, lp.init_players(), steps=STEPS, save_every=None)
-        state = sol.state.solver
-        return (
-            PDHG.answer(lp, sol.players, state),
-            state.iteration,
-            lp.kkt_error(PDHG.answer(lp, sol.players, state)),
-        )
+        iterations = sol.state.solver.iteration
+        return sol.answer, iterations, lp.kkt_error(sol.answer), sol.result, sol.stats["steps"]
 
-    (x, y), iterations, errors = jax.vmap(solve_one)(shifts)
+    (x, y), iterations, errors, results, steps = jax.vmap(solve_one)(shifts)
+    assert bool(jnp.all(results == mx.RESULTS.successful))
     for i, shift in enumerate(shifts):
         np.testing.assert_allclose(x[i], x_star * (1 + shift), atol=1e-6)
         np.testing.assert_allclose(y[i], y_star, atol=1e-6)
     assert float(errors.max()) <= 1e-8
     assert len(set(np.asarray(iterations).tolist())) > 1  # each stopped when it converged
-    assert int(iterations.max()) < STEPS
+    assert int(steps.max()) < int(iterations.max()) + 64  # the batch, when the last one did
 
 
 def test_pdhg_solves_matrix_games():

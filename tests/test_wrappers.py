@@ -43,7 +43,7 @@ def test_past_extragradient_extrapolates_along_ogda(name):
     def run(z):
         def body(carry, _):
             z, state = carry
-            return PEG.step(game, z, state), (z, PEG.extrapolate(game, z, state))
+            return tuple(PEG.step(game, z, state)), (z, PEG.extrapolate(game, z, state))
 
         return jax.lax.scan(body, (z, PEG.init(game, z)), None, STEPS)[1]
 
@@ -138,7 +138,7 @@ def test_ema_records_the_moving_average_with_traced_decay():
     decays = jnp.array([0.0, 0.5, 0.9])
 
     def run(decay):
-        solver = mx.Averaging(OGDA, kind="ema", decay=decay)
+        solver = mx.EMA(OGDA, decay)
         return mx.solve(QUADRATIC, solver, z0, steps=STEPS).trajectory
 
     averaged = jax.vmap(run)(decays)
@@ -159,8 +159,8 @@ def test_average_of_alternating_gda_converges_on_xy():
     sol = mx.solve(XY, mx.Averaging(mx.Alternating(optax.sgd(0.3))), Z0, steps=steps)
     d = np.asarray(mx.distance(sol.trajectory, (0.0, 0.0)))
     assert (d * np.arange(1, steps + 2)).max() < 10  # d_t <= C / (t + 1), C ~ 6.9
-    iterate = sol.state.solver.iterate
-    assert float(jnp.hypot(*iterate)) > 0.5  # while the last iterate is still going round
+    assert float(jnp.hypot(*sol.players)) > 0.5  # while the live iterate is still going round
+    assert tree_allclose(sol.answer, jax.tree.map(lambda a: a[-1], sol.trajectory), atol=0)
 
 
 # Negative momentum (Gidel et al. 2019, AISTATS)
@@ -172,7 +172,7 @@ def _alternating_momentum_jacobian(eta, beta):
 
     def one_step(v):
         players, state = unravel(v)
-        return ravel_pytree(solver.step(XY, players, state))[0]
+        return ravel_pytree(tuple(solver.step(XY, players, state)))[0]
 
     return np.asarray(jax.jacfwd(one_step)(flat))
 
@@ -251,31 +251,33 @@ class _FailsAtStep(mx.AbstractSolver):
 
     at: int
 
-    def init(self, game, players, args=None, key=None):
+    def init(self, game, players, args=None, key=None, *, model_state=None):
         return jnp.zeros([], jnp.int32)
 
-    def step(self, game, players, state, args=None, key=None):
+    def step(self, game, players, state, args=None, key=None, *, model_state=None):
         gx, gy = game.vector_field(players, args)
-        return (players[0] - 0.1 * gx, players[1] - 0.1 * gy), state + 1
-
-    def result(self, state):
-        return mx.RESULTS.where(
-            state >= self.at, mx.RESULTS.linear_solve_failed, mx.RESULTS.successful
+        result = mx.RESULTS.where(
+            state + 1 >= self.at, mx.RESULTS.linear_solve_failed, mx.RESULTS.successful
         )
+        players = (players[0] - 0.1 * gx, players[1] - 0.1 * gy)
+        return mx.Step(players, state + 1, result, {"calls": jnp.array(1)})
 
 
-def test_wrappers_report_the_inner_result():
+def test_wrappers_pass_on_the_inner_result_and_stats():
     inner, z0 = _FailsAtStep(4), start(QUADRATIC)
-    failed, ok = mx.RESULTS.linear_solve_failed, mx.RESULTS.successful
-    for wrap in (mx.Lookahead, mx.Averaging):
-        state = wrap(inner).init(QUADRATIC, z0)
-        for count, result in [(3, ok), (4, failed)]:
-            state = eqx.tree_at(lambda s: s.inner, state, jnp.array(count, jnp.int32))
-            assert wrap(inner).result(state) == result
+    failed = mx.RESULTS.linear_solve_failed
+    for wrap in (mx.Lookahead, mx.Averaging, mx.EMA, mx.Restarted):
+        solver = wrap(inner)
+        state = solver.init(QUADRATIC, z0)
+        out = solver.step(
+            QUADRATIC, z0, eqx.tree_at(lambda s: s.inner, state, jnp.array(3, jnp.int32))
+        )
+        assert out.result == failed and int(out.stats["calls"]) == 1
     solver = mx.Lookahead(mx.Averaging(inner))
     sol = mx.solve(QUADRATIC, solver, z0, steps=10, throw=False)
     assert sol.result == failed
     assert int(sol.stats["failed_step"]) == 4 and int(sol.state.step) == 3
+    assert int(sol.stats["calls"]) == 3  # the steps kept, not the failed one
     with pytest.raises(RuntimeError, match="step 4 failed"):
         mx.solve(QUADRATIC, solver, z0, steps=10)
 
@@ -300,11 +302,57 @@ def test_argument_checks():
         mx.Lookahead(OGDA, slow_step_size="0.5")
     for bad in (1.0, -0.1, float("inf")):
         with pytest.raises(ValueError, match="`decay`"):
-            mx.Averaging(OGDA, kind="ema", decay=bad)
-    with pytest.raises(ValueError, match="`kind`"):
-        mx.Averaging(OGDA, kind="mean")
+            mx.EMA(OGDA, bad)
+    for bad in ((True,), (False, False), (1, 0), "x"):
+        with pytest.raises(TypeError, match="`players` must be a pair of bools"):
+            mx.EMA(OGDA, players=bad)
+        with pytest.raises(TypeError, match="`players` must be a pair of bools"):
+            mx.Averaging(OGDA, players=bad)
+    with pytest.raises(TypeError, match="`debias`"):
+        mx.EMA(OGDA, debias=1)
     with pytest.raises(TypeError):
-        mx.Averaging(OGDA, "ema")  # kind is keyword-only
+        mx.Averaging(OGDA, (True, False))  # players is keyword-only
     lookahead = mx.Lookahead(OGDA, sync_period=np.int64(3), slow_step_size=1.0)
     assert type(lookahead.sync_period) is int and lookahead.sync_period == 3
     assert mx.Lookahead(OGDA, jnp.array(4)).sync_period == 4
+
+
+# Iterate and answer
+
+
+def test_ema_of_one_player_and_debiasing():
+    """`players=(True, False)` averages x only; y answers with its iterate. Debiased, the
+    weights decay^(t-s) (1 - decay) / (1 - decay^(t+1)) sum to one."""
+    z0, decay = start(QUADRATIC), 0.8
+    inner = mx.solve(QUADRATIC, OGDA, z0, steps=STEPS).trajectory
+    x = np.asarray(inner[0])
+    for debias in (False, True):
+        solver = mx.EMA(OGDA, decay, players=(True, False), debias=debias)
+        sol = mx.solve(QUADRATIC, solver, z0, steps=STEPS)
+        assert tree_allclose(sol.players, jax.tree.map(lambda a: a[-1], inner), atol=0)
+        np.testing.assert_array_equal(sol.answer[1], sol.players[1])
+        np.testing.assert_array_equal(sol.trajectory[1], inner[1])
+        t = STEPS
+        weights = decay ** np.arange(t, -1, -1) * (1 - decay)
+        if debias:
+            expected = weights @ x / (1 - decay ** (t + 1))
+        else:
+            weights[0] = decay**t  # the start's weight: z_0 stands for all that came before
+            expected = weights @ x
+        np.testing.assert_allclose(sol.answer[0], expected, rtol=1e-12)
+
+
+def test_lookahead_around_an_average_keeps_the_average():
+    """Synchronising resets lookahead's fast weights (the inner iterate) to the slow ones,
+    never the inner average, which keeps counting."""
+    z0 = start(QUADRATIC)
+    solver = mx.Lookahead(mx.Averaging(OGDA), sync_period=3, slow_step_size=0.5)
+    state = solver.init(QUADRATIC, z0)
+    players = z0
+    for _ in range(6):  # two synchronisations
+        players, state = solver.step(QUADRATIC, players, state)
+    assert int(state.count) == 0 and int(state.inner.count) == 7
+    slow = solver.answer(QUADRATIC, players, state)
+    assert tree_allclose(players, slow, atol=0)  # the fast weights restart from the slow
+    average = solver.solver.answer(QUADRATIC, players, state.inner)
+    assert not tree_allclose(average, slow, atol=1e-3)

@@ -1,10 +1,16 @@
 from .alternating import Alternating as Alternating
-from .averaging import Averaging as Averaging
+from .averaging import (
+    EMA as EMA,
+    AbstractAveraging as AbstractAveraging,
+    Averaging as Averaging,
+    AveragingState as AveragingState,
+)
 from .base import (
     AbstractOptaxSolver as AbstractOptaxSolver,
     AbstractSolver as AbstractSolver,
     AbstractWrapper as AbstractWrapper,
     SolverState as SolverState,
+    Step as Step,
 )
 from .cgd import ACGD as ACGD, CGD as CGD
 from .consensus import ConsensusOptimization as ConsensusOptimization

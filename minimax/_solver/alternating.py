@@ -1,10 +1,10 @@
 from typing import Any
 
 import jax
-from jaxtyping import PRNGKeyArray
+from jaxtyping import PRNGKeyArray, PyTree
 
 from .._game import AbstractGame, Players
-from .base import AbstractOptaxSolver, SolverState
+from .base import AbstractOptaxSolver, SolverState, Step
 
 
 class Alternating(AbstractOptaxSolver):
@@ -16,7 +16,8 @@ class Alternating(AbstractOptaxSolver):
     On bilinear games alternating gradient descent-ascent neither converges nor diverges: it is
     volume-preserving and cycles for ever (Bailey, Gidel, Piliouras 2020), where simultaneous
     GDA spirals outwards. A stochastic game gets independent keys for the two half-steps. On
-    a constrained game `x_{t+1}` is projected before `y`'s gradient is taken there.
+    a constrained game `x_{t+1}` is projected before `y`'s gradient is taken there. A model
+    state is threaded through both moves: `y`'s evaluation starts from the state `x`'s left.
 
     **Arguments:** `optimizer` and, optionally, `optimizer_y`, as in
     [`minimax.AbstractOptaxSolver`][].
@@ -33,10 +34,18 @@ class Alternating(AbstractOptaxSolver):
         state: SolverState,
         args: Any = None,
         key: PRNGKeyArray | None = None,
-    ) -> tuple[Players, SolverState]:
+        *,
+        model_state: PyTree = None,
+    ) -> Step[SolverState]:
         kx, ky = (None, None) if key is None else jax.random.split(key)
-        gx = game.gradient(0, players, args, kx)
+        gx, model_state = _gradient(game, 0, players, args, kx, model_state)
         x, sx = self._move(game, 0, players, gx, state.opt_states[0])
-        gy = game.gradient(1, (x, players[1]), args, ky)  # at the new (projected) x
+        # At the new (projected) x, with the model state x's evaluation left.
+        gy, model_state = _gradient(game, 1, (x, players[1]), args, ky, model_state)
         y, sy = self._move(game, 1, (x, players[1]), gy, state.opt_states[1])
-        return (x, y), SolverState((sx, sy))
+        return Step((x, y), SolverState((sx, sy)), model_state=model_state)
+
+
+def _gradient(game, player, players, args, key, model_state):
+    out = game.gradient(player, players, args, key, model_state=model_state)
+    return (out, None) if model_state is None else out

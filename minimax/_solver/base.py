@@ -2,40 +2,71 @@ import abc
 from typing import Any, Generic, TypeVar
 
 import equinox as eqx
+import jax.numpy as jnp
 import optax
-from jaxtyping import PRNGKeyArray, PyTree
+from jaxtyping import Array, Bool, PRNGKeyArray, PyTree
 
 from .._game import AbstractGame, Players, split_players
-from .._misc import check_optimizer, check_solver
 from .._results import RESULTS
+from ..checks import check_optimizer, check_solver
 
 State = TypeVar("State")
+
+
+class Step(eqx.Module, Generic[State]):
+    """What a solver's `step` returns. It unpacks as `players, state = solver.step(...)`.
+
+    **Fields:**
+
+    - `players`: the new iterate.
+    - `state`: the solver's new state.
+    - `result`: a [`minimax.RESULTS`][] value: whether the step succeeded (e.g. a linear solve
+      that did not converge). [`minimax.solve`][] undoes a step that failed and stops.
+    - `stats`: what the step did, a dict of scalar counts (CG iterations, restarts), the same
+      keys at every step; [`minimax.solve`][] sums them over a run into `sol.stats`.
+    - `model_state`: the game's new model state (stateful layers), `None` without one.
+    """
+
+    players: Players
+    state: State
+    result: RESULTS = eqx.field(default_factory=lambda: RESULTS.successful)
+    stats: dict[str, Any] = eqx.field(default_factory=dict)
+    model_state: PyTree = None
+
+    def __iter__(self):
+        return iter((self.players, self.state))
 
 
 class AbstractSolver(eqx.Module, Generic[State]):
     """An update rule for both players of a game.
 
-    A solver is used in two calls, which [`minimax.solve`][] runs in a compiled loop:
+    A solver is used in these calls, which [`minimax.solve`][] runs in a compiled loop:
 
-    - `state = solver.init(game, players, args, key)`
-    - `players, state = solver.step(game, players, state, args, key)`
+    - `state = solver.init(game, players, args, key, model_state=...)`
+    - `out = solver.step(game, players, state, args, key, model_state=...)`, a
+      [`minimax.Step`][]: the new players and state (`players, state = out` unpacks them),
+      the step's `result` and `stats`, and the game's new model state;
+    - `done, result = solver.terminate(game, players, state, args)`: whether the run is done
+      (a tolerance met, or proof that there is no solution), and its result;
+    - `solver.answer(game, players, state, args)`: what the solver answers at this point (an
+      average, a restart candidate); the iterate itself for most rules.
 
-    and, after each step, `solver.result(state)`: a [`minimax.RESULTS`][] value that tells the
-    driver whether the step succeeded (e.g. `linear_solve_failed`). A step that reports a failure
-    is undone: the run stops at the point before it.
+    The players a step returns are always the live iterate: what the next step starts from,
+    what `sol.players` and `sol.state` resume. A wrapper whose answer is something else (an
+    average, lookahead's slow weights) keeps it in its state and returns it from `answer`.
 
     The driver counts the steps (and draws step `t`'s key as `fold_in(key, t)`); a solver keeps
     in its state only what its update rule needs.
+
+    **Model state.** A game whose players have stateful layers (BatchNorm, SpectralNorm) takes
+    a `model_state` beside them. It never reaches an optimizer or a Jacobian: every evaluation
+    of the game returns a new one, and a step returns the state of the evaluation that moves
+    the players (each solver's docstring says which).
 
     On a constrained game (see [`minimax.AbstractGame`][]'s `project`) every point a solver
     forms, its iterates and the intermediate points at which it takes gradients, is projected
     onto the players' feasible sets. The starting point is the caller's: start from a feasible
     one (e.g. `game.projection(players)`).
-
-    What `step` returns as `players` is what a run records and returns. A solver whose answer is
-    not its last iterate (an average, lookahead's slow weights) returns that answer and keeps the
-    iterate in its state, so `solve` records the right sequence and `sol.players` with
-    `sol.state` still resume the run exactly.
     """
 
     @abc.abstractmethod
@@ -45,6 +76,8 @@ class AbstractSolver(eqx.Module, Generic[State]):
         players: Players,
         args: Any = None,
         key: PRNGKeyArray | None = None,
+        *,
+        model_state: PyTree = None,
     ) -> State:
         """The solver's state before the first step."""
 
@@ -56,12 +89,24 @@ class AbstractSolver(eqx.Module, Generic[State]):
         state: State,
         args: Any = None,
         key: PRNGKeyArray | None = None,
-    ) -> tuple[Players, State]:
+        *,
+        model_state: PyTree = None,
+    ) -> Step[State]:
         """One update of both players; `key` is this step's randomness for a stochastic game."""
 
-    @abc.abstractmethod
-    def result(self, state: State) -> RESULTS:
-        """Whether the step that produced `state` succeeded."""
+    def terminate(
+        self, game: AbstractGame, players: Players, state: State, args: Any = None
+    ) -> tuple[Bool[Array, ""], RESULTS]:
+        """`(done, result)`: whether the run is done, and the result it ends with if it ends
+        now. The default is never done, and `successful`: the run takes all its steps."""
+        return jnp.array(False), RESULTS.successful
+
+    def answer(
+        self, game: AbstractGame, players: Players, state: State, args: Any = None
+    ) -> Players:
+        """What the solver answers at `players` (the live iterate) and `state`: the iterate
+        itself, unless a subclass says otherwise."""
+        return players
 
 
 class SolverState(eqx.Module):
@@ -109,13 +154,12 @@ class AbstractOptaxSolver(AbstractSolver[SolverState]):
         players: Players,
         args: Any = None,
         key: PRNGKeyArray | None = None,
+        *,
+        model_state: PyTree = None,
     ) -> SolverState:
         params, _ = split_players(players)
         opt_states = tuple(self._optimizer(i).init(p) for i, p in enumerate(params))
         return SolverState(opt_states)
-
-    def result(self, state: SolverState) -> RESULTS:
-        return RESULTS.successful
 
     def _move(
         self,
@@ -128,9 +172,8 @@ class AbstractOptaxSolver(AbstractSolver[SolverState]):
         """Player `player` after one update from `grad`, projected onto its feasible set (see
         [`minimax.AbstractGame.project_player`][]), and its new optimizer state."""
         own = players[player]
-        updates, opt_state = self._optimizer(player).update(
-            grad, opt_state, eqx.filter(own, eqx.is_inexact_array)
-        )
+        params = split_players((own, None))[0][0]
+        updates, opt_state = self._optimizer(player).update(grad, opt_state, params)
         return game.project_player(player, eqx.apply_updates(own, updates)), opt_state
 
     def _move_both(
@@ -145,33 +188,14 @@ class AbstractOptaxSolver(AbstractSolver[SolverState]):
 
 class AbstractWrapper(AbstractSolver[State]):
     """A solver that runs another, `solver`: its state keeps the inner solver's state as
-    `inner`, and a step succeeds when the inner step did. Subclasses decide what to make of the
-    inner iterates (slow weights, an average, a restart)."""
+    `inner`; each step is one inner step, whose result, statistics and model state it passes
+    on. Subclasses decide what to make of the inner iterates (slow weights, an average, a
+    restart)."""
 
     solver: eqx.AbstractVar[Any]
 
     def __check_init__(self):
         check_solver("solver", self.solver)
 
-    def result(self, state: State) -> RESULTS:
-        return self.solver.result(state.inner)
-
-    def _inner_init(
-        self, game: AbstractGame, players: Players, args: Any, key: PRNGKeyArray | None
-    ) -> tuple[Players, PyTree]:
-        """The players' trainable arrays, and the inner solver's first state."""
-        return split_players(players)[0], self.solver.init(game, players, args, key)
-
-    def _inner_step(
-        self,
-        game: AbstractGame,
-        iterate: Players,
-        static: Players,
-        inner: PyTree,
-        args: Any,
-        key: PRNGKeyArray | None,
-    ) -> tuple[Players, PyTree]:
-        """One inner step from the trainable arrays `iterate` (with `static`, the rest of the
-        players): the new trainable arrays and the inner solver's new state."""
-        new, inner = self.solver.step(game, eqx.combine(iterate, static), inner, args, key)
-        return split_players(new)[0], inner
+    def terminate(self, game, players, state, args=None):
+        return self.solver.terminate(game, players, state.inner, args)

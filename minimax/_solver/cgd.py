@@ -9,10 +9,10 @@ import lineax as lx
 import numpy as np
 from jaxtyping import Array, Int, PRNGKeyArray, PyTree
 
-from .._game import AbstractGame, AbstractZeroSumGame, Players, split_players
-from .._misc import check_int, check_scalar, is_concrete
+from .._game import AbstractGame, AbstractZeroSumGame, Players, field_and_state, split_players
 from .._results import RESULTS
-from .base import AbstractSolver
+from ..checks import check_int, check_scalar, is_concrete
+from .base import AbstractSolver, Step
 
 # The default `rtol` and `atol`: `eps ** 0.75` for the players' least precise floating dtype,
 # 1.8e-12 in float64 (a step agrees with a dense solve to well within 1e-10 on small games) and
@@ -29,12 +29,10 @@ class CGDState(eqx.Module):
     - `count`: the number of steps taken (what a learning-rate schedule is called with).
     - `solution`: the last linear solve's solution for each player, `w = -Δ / η` (the pair
       `(Δx, Δy)` is the last step): the next solve starts from it (warm start).
-    - `result`: the last linear solve's outcome, a [`minimax.RESULTS`][] value.
     """
 
     count: Int[Array, ""]
     solution: Players
-    result: RESULTS
 
 
 class ACGDState(eqx.Module):
@@ -47,13 +45,11 @@ class ACGDState(eqx.Module):
     - `solution`: the last linear solve's solution for each player, `c = -Δ / sqrt(η)`
       (elementwise): the next solve for that player starts from it (warm start).
     - `second_moments`: each player's exponential moving average of its squared gradient.
-    - `result`: the last linear solve's outcome, a [`minimax.RESULTS`][] value.
     """
 
     count: Int[Array, ""]
     solution: Players
     second_moments: Players
-    result: RESULTS
 
 
 def _learning_rate(learning_rate, count) -> Any:
@@ -95,18 +91,20 @@ def _linear_solver(kind, rtol, atol, max_steps, params: Players):
     return kind(rtol=rtol, atol=atol, max_steps=max_steps)
 
 
-def _linearised(game, params: Players, static: Players, args, key):
-    """The field `F = (F_0, F_1)` and its off-diagonal Jacobian blocks as linear functions:
+def _linearised(game, params: Players, static: Players, args, key, model_state):
+    """The field `F = (F_0, F_1)`, its off-diagonal Jacobian blocks as linear functions:
     `J01(v) = ∂F_0/∂y v` and `J10(u) = ∂F_1/∂x u` (mixed Hessian-vector products, forward over
-    reverse, linearised once so that every product reuses the same forward pass)."""
+    reverse, linearised once so that every product reuses the same forward pass), and the
+    model state of the evaluation at the base point."""
     x, y = params
 
     def field(pair, player):
-        return game.field(pair, static, args, key)[player]
+        f, new_state = field_and_state(game, pair, static, args, key, model_state)
+        return f[player], new_state
 
-    f0, j01 = jax.linearize(lambda y_: field((x, y_), 0), y)
-    f1, j10 = jax.linearize(lambda x_: field((x_, y), 1), x)
-    return (f0, f1), (j01, j10)
+    f0, j01, new_state = jax.linearize(lambda y_: field((x, y_), 0), y, has_aux=True)
+    f1, j10, _ = jax.linearize(lambda x_: field((x_, y), 1), x, has_aux=True)
+    return (f0, f1), (j01, j10), new_state
 
 
 def _warm_start(guess: PyTree) -> dict:
@@ -115,11 +113,11 @@ def _warm_start(guess: PyTree) -> dict:
     return {"y0": jax.lax.stop_gradient(guess)}
 
 
-def _solve_result(solution: lx.Solution, rhs: PyTree) -> RESULTS:
-    converged = solution.result == lx.RESULTS.successful
-    result = RESULTS.where(converged, RESULTS.successful, RESULTS.linear_solve_failed)
+def _solve_result(solution: lx.Solution, rhs: PyTree) -> tuple[RESULTS, dict[str, Array]]:
+    """The solve's result (lineax's, promoted) and its statistics."""
     # A non-finite right-hand side stops CG at once with a "converged" warm start: say so.
-    return RESULTS.where(_all_finite(rhs), result, RESULTS.nonfinite)
+    result = RESULTS.where(_all_finite(rhs), RESULTS.promote(solution.result), RESULTS.nonfinite)
+    return result, {"linear_solve_steps": solution.stats["num_steps"]}
 
 
 def _zero_sum_solve(i: int, eta, scale, pre, field, jac, warm: Players, solver) -> tuple:
@@ -134,7 +132,7 @@ def _zero_sum_solve(i: int, eta, scale, pre, field, jac, warm: Players, solver) 
     symmetric positive definite as `J_ji = -J_ij^T` in a zero-sum game and `P_i = D_i` (or both
     are scalars). The other player's solution is `c_j = -Δ_j / D_j = P_j (F_j + J_ji Δ_i)`.
 
-    Returns `(Δ, c, result)`, `Δ` and `c` pairs in player order.
+    Returns `(Δ, c, (result, stats))`, `Δ` and `c` pairs in player order.
     """
     j = 1 - i
     rhs = _times(pre[i], _add(field[i], jac[i](_times(eta[j], field[j])), -1))
@@ -226,7 +224,9 @@ class CGD(AbstractSolver[CGDState]):
     converges for every $\eta > 0$, where simultaneous gradient descent-ascent spirals out.
 
     A linear solve that does not converge within `max_steps` iterations is reported as
-    [`minimax.RESULTS`][]`.linear_solve_failed`: [`minimax.solve`][] undoes that step and stops.
+    reported as lineax reports it (e.g. [`minimax.RESULTS`][]`.max_steps_reached`, promoted from
+    lineax): [`minimax.solve`][] undoes that step and stops. Each step reports the iterations of
+    its solve in `stats["linear_solve_steps"]`. A model state is the base point's.
 
     On a constrained game the new point is projected onto the players' feasible sets,
     $(x, y) \leftarrow P(x + \Delta x, y + \Delta y)$: the local game is solved without the
@@ -282,10 +282,12 @@ class CGD(AbstractSolver[CGDState]):
         players: Players,
         args: Any = None,
         key: PRNGKeyArray | None = None,
+        *,
+        model_state: PyTree = None,
     ) -> CGDState:
         params, _ = split_players(players)
         zeros = jax.tree.map(jnp.zeros_like, params)
-        return CGDState(jnp.zeros([], jnp.int32), zeros, RESULTS.successful)
+        return CGDState(jnp.zeros([], jnp.int32), zeros)
 
     def step(
         self,
@@ -294,9 +296,11 @@ class CGD(AbstractSolver[CGDState]):
         state: CGDState,
         args: Any = None,
         key: PRNGKeyArray | None = None,
-    ) -> tuple[Players, CGDState]:
+        *,
+        model_state: PyTree = None,
+    ) -> Step[CGDState]:
         params, static = split_players(players)
-        field, jac = _linearised(game, params, static, args, key)
+        field, jac, model_state = _linearised(game, params, static, args, key, model_state)
         eta = _learning_rate(self.learning_rate, state.count)
         if isinstance(game, AbstractZeroSumGame):
             solver = _linear_solver(lx.CG, self.rtol, self.atol, self.max_steps, params)
@@ -307,11 +311,8 @@ class CGD(AbstractSolver[CGDState]):
         else:
             solver = _linear_solver(lx.GMRES, self.rtol, self.atol, self.max_steps, params)
             deltas, solution, result = _general_sum_solve(eta, field, jac, state.solution, solver)
-        new = CGDState(state.count + 1, solution, result)
-        return game.projection(_apply(players, deltas)), new
-
-    def result(self, state: CGDState) -> RESULTS:
-        return state.result
+        new = CGDState(state.count + 1, solution)
+        return Step(game.projection(_apply(players, deltas)), new, *result, model_state)
 
 
 class ACGD(AbstractSolver[ACGDState]):
@@ -395,11 +396,13 @@ class ACGD(AbstractSolver[ACGDState]):
         players: Players,
         args: Any = None,
         key: PRNGKeyArray | None = None,
+        *,
+        model_state: PyTree = None,
     ) -> ACGDState:
         self._check_game(game)
         params, _ = split_players(players)
         zeros = jax.tree.map(jnp.zeros_like, params)
-        return ACGDState(jnp.zeros([], jnp.int32), zeros, zeros, RESULTS.successful)
+        return ACGDState(jnp.zeros([], jnp.int32), zeros, zeros)
 
     def step(
         self,
@@ -408,10 +411,12 @@ class ACGD(AbstractSolver[ACGDState]):
         state: ACGDState,
         args: Any = None,
         key: PRNGKeyArray | None = None,
-    ) -> tuple[Players, ACGDState]:
+        *,
+        model_state: PyTree = None,
+    ) -> Step[ACGDState]:
         self._check_game(game)
         params, static = split_players(players)
-        field, jac = _linearised(game, params, static, args, key)
+        field, jac, model_state = _linearised(game, params, static, args, key, model_state)
         t = state.count + 1
         beta = self.beta
         moments = jax.tree.map(
@@ -432,8 +437,5 @@ class ACGD(AbstractSolver[ACGDState]):
             return lambda: _zero_sum_solve(i, eta, scale, scale, field, jac, state.solution, solver)
 
         deltas, solution, result = jax.lax.cond(t % 2 == 1, solve_for(1), solve_for(0))
-        new = ACGDState(t, solution, moments, result)
-        return game.projection(_apply(players, deltas)), new
-
-    def result(self, state: ACGDState) -> RESULTS:
-        return state.result
+        new = ACGDState(t, solution, moments)
+        return Step(game.projection(_apply(players, deltas)), new, *result, model_state)

@@ -3,11 +3,11 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import PRNGKeyArray
+from jaxtyping import PRNGKeyArray, PyTree
 
-from .._game import AbstractGame, Players, split_players
-from .._misc import check_scalar
-from .base import AbstractOptaxSolver, SolverState
+from .._game import AbstractGame, Players, field_and_state, split_players
+from ..checks import check_scalar
+from .base import AbstractOptaxSolver, SolverState, Step
 
 
 class ConsensusOptimization(AbstractOptaxSolver):
@@ -26,7 +26,7 @@ class ConsensusOptimization(AbstractOptaxSolver):
     is computed matrix-free, with one vector-Jacobian product of the field: about the cost
     of one more gradient. Zero-sum and
     general-sum games alike; a stochastic game uses the step's key for the field and its
-    derivative.
+    derivative; the model state is the base point's, from the one evaluation.
 
     **Arguments:**
 
@@ -60,10 +60,14 @@ class ConsensusOptimization(AbstractOptaxSolver):
         state: SolverState,
         args: Any = None,
         key: PRNGKeyArray | None = None,
-    ) -> tuple[Players, SolverState]:
+        *,
+        model_state: PyTree = None,
+    ) -> Step[SolverState]:
         params, static = split_players(players)
-        field, pull_back = jax.vjp(lambda p: game.field(p, static, args, key), params)
+        field, pull_back, model_state = jax.vjp(
+            lambda p: field_and_state(game, p, static, args, key, model_state), params, has_aux=True
+        )
         (grad_h,) = pull_back(field)  # J^T F, the gradient of |F|^2 / 2
         gamma = self.gamma
         v = jax.tree.map(lambda f, g: f + jnp.asarray(gamma, f.dtype) * g, field, grad_h)
-        return self._move_both(game, players, v, state)
+        return Step(*self._move_both(game, players, v, state), model_state=model_state)

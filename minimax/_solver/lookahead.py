@@ -6,8 +6,8 @@ import jax.numpy as jnp
 from jaxtyping import Array, Int, PRNGKeyArray, PyTree
 
 from .._game import AbstractGame, Players, split_players
-from .._misc import check_int, check_scalar, static_int
-from .base import AbstractWrapper
+from ..checks import check_int, check_scalar, static_int
+from .base import AbstractWrapper, Step
 
 
 class LookaheadState(eqx.Module):
@@ -15,12 +15,12 @@ class LookaheadState(eqx.Module):
 
     **Fields:**
 
-    - `fast`: the fast weights' trainable arrays.
+    - `slow`: the slow weights' trainable arrays.
     - `inner`: the inner solver's state.
     - `count`: fast steps since the last synchronisation, `0` to `sync_period - 1`.
     """
 
-    fast: Players
+    slow: Players
     inner: PyTree
     count: Int[Array, ""]
 
@@ -34,9 +34,9 @@ class Lookahead(AbstractWrapper[LookaheadState]):
     \text{if } k \mid t + 1:\quad
     z \leftarrow z + \alpha\,(\tilde z_{t+1} - z), \quad \tilde z_{t+1} \leftarrow z,$$
 
-    with $\alpha$ = `slow_step_size`. The slow weights $z$ are the solver's answer: `step`
-    returns them as the players (so a run records and returns them), and keeps the fast
-    weights, the inner solver's state and the step count in its state.
+    with $\alpha$ = `slow_step_size`. The fast weights are the live iterate (`sol.players`);
+    the slow weights $z$, kept in the state, are the solver's answer (`sol.answer`, and what a
+    run records).
 
     On a bilinear game the pull back towards the slow weights damps the rotation: wrapping
     simultaneous GDA (`optax.sgd(eta)`), which spirals out on `f = xy`, every period multiplies
@@ -45,8 +45,9 @@ class Lookahead(AbstractWrapper[LookaheadState]):
 
     The inner solver's state is kept at synchronisation, not reset (as Chavdarova et al. and
     `optax.lookahead` do): Adam's moments, or an optimistic rule's previous gradient, carry
-    over to the fast weights' restart from the slow ones. With an inner solver whose own answer
-    is not its iterate (e.g. [`minimax.Averaging`][]), the fast weights are that answer.
+    over to the fast weights' restart from the slow ones. The fast weights are the inner
+    solver's iterate, so an inner [`minimax.Averaging`][] keeps its average across
+    synchronisations. A model state is the inner step's, untouched by synchronisation.
 
     On a constrained game the inner solver projects the fast weights, and the slow update
     $z + \alpha(\tilde z - z)$ is projected too, so both stay feasible (the fast weights
@@ -66,7 +67,7 @@ class Lookahead(AbstractWrapper[LookaheadState]):
     >>> gda = mx.Simultaneous(optax.sgd(0.5))  # alone, spirals out on f = xy
     >>> solver = mx.Lookahead(gda, sync_period=5, slow_step_size=0.5)
     >>> sol = mx.solve(game, solver, (jnp.array(1.0), jnp.array(1.0)), steps=200)
-    >>> print(float(jnp.hypot(*sol.players)) < 1e-6)
+    >>> print(float(jnp.hypot(*sol.answer)) < 1e-6)
     True
 
     ```
@@ -91,8 +92,11 @@ class Lookahead(AbstractWrapper[LookaheadState]):
         players: Players,
         args: Any = None,
         key: PRNGKeyArray | None = None,
+        *,
+        model_state: PyTree = None,
     ) -> LookaheadState:
-        return LookaheadState(*self._inner_init(game, players, args, key), jnp.zeros([], jnp.int32))
+        inner = self.solver.init(game, players, args, key, model_state=model_state)
+        return LookaheadState(split_players(players)[0], inner, jnp.zeros([], jnp.int32))
 
     def step(
         self,
@@ -101,9 +105,11 @@ class Lookahead(AbstractWrapper[LookaheadState]):
         state: LookaheadState,
         args: Any = None,
         key: PRNGKeyArray | None = None,
-    ) -> tuple[Players, LookaheadState]:
-        slow, static = split_players(players)
-        fast, inner = self._inner_step(game, state.fast, static, state.inner, args, key)
+        *,
+        model_state: PyTree = None,
+    ) -> Step[LookaheadState]:
+        out = self.solver.step(game, players, state.inner, args, key, model_state=model_state)
+        fast, static = split_players(out.players)
         count = state.count + 1
         sync = count == self.sync_period
 
@@ -112,8 +118,14 @@ class Lookahead(AbstractWrapper[LookaheadState]):
 
         # A convex combination of feasible points, projected all the same: it keeps rounding
         # (and non-convex feasible sets) from taking the slow weights off the feasible set.
+        slow = state.slow
         pulled = split_players(game.projection(eqx.combine(jax.tree.map(pull, slow, fast), static)))
         slow = jax.tree.map(lambda p, s: jnp.where(sync, p, s), pulled[0], slow)
         fast = jax.tree.map(lambda f, s: jnp.where(sync, s, f), fast, slow)
-        count = jnp.where(sync, 0, count)
-        return eqx.combine(slow, static), LookaheadState(fast, inner, count)
+        state = LookaheadState(slow, out.state, jnp.where(sync, 0, count))
+        return Step(eqx.combine(fast, static), state, out.result, out.stats, out.model_state)
+
+    def answer(
+        self, game: AbstractGame, players: Players, state: LookaheadState, args: Any = None
+    ) -> Players:
+        return eqx.combine(state.slow, split_players(players)[1])

@@ -2,11 +2,10 @@ from typing import Any
 
 import equinox as eqx
 import optax
-from jaxtyping import PRNGKeyArray
+from jaxtyping import PRNGKeyArray, PyTree
 
-from .._game import AbstractGame, Players
-from .._results import RESULTS
-from .base import AbstractOptaxSolver, SolverState
+from .._game import AbstractGame, Players, field_and_state, split_players
+from .base import AbstractOptaxSolver, SolverState, Step
 
 
 class PastExtraGradientState(eqx.Module):
@@ -50,7 +49,7 @@ class PastExtraGradient(AbstractOptaxSolver):
     both half-steps have step `eta`, and a stateful optimizer (Adam, momentum) sees each
     gradient once, in the update of `z_t`. A stochastic game's step uses its key for its one
     evaluation; `init` evaluates $F(z_0)$ with the key it is given (so a stochastic game needs
-    one there too).
+    one there too). Its model state is the one its evaluation returns (`init`'s is discarded).
 
     **Arguments:** `optimizer` and, optionally, `optimizer_y`, as in
     [`minimax.AbstractOptaxSolver`][].
@@ -67,9 +66,12 @@ class PastExtraGradient(AbstractOptaxSolver):
         players: Players,
         args: Any = None,
         key: PRNGKeyArray | None = None,
+        *,
+        model_state: PyTree = None,
     ) -> PastExtraGradientState:
         opt_states = super().init(game, players, args, key).opt_states
-        return PastExtraGradientState(opt_states, game.vector_field(players, args, key))
+        field, _ = field_and_state(game, *split_players(players), args, key, model_state)
+        return PastExtraGradientState(opt_states, field)
 
     def extrapolate(
         self, game: AbstractGame, players: Players, state: PastExtraGradientState
@@ -86,10 +88,12 @@ class PastExtraGradient(AbstractOptaxSolver):
         state: PastExtraGradientState,
         args: Any = None,
         key: PRNGKeyArray | None = None,
-    ) -> tuple[Players, PastExtraGradientState]:
-        gradient = game.vector_field(self.extrapolate(game, players, state), args, key)
+        *,
+        model_state: PyTree = None,
+    ) -> Step[PastExtraGradientState]:
+        ahead = split_players(self.extrapolate(game, players, state))
+        gradient, model_state = field_and_state(game, *ahead, args, key, model_state)
         players, moved = self._move_both(game, players, gradient, SolverState(state.opt_states))
-        return players, PastExtraGradientState(moved.opt_states, gradient)
-
-    def result(self, state: PastExtraGradientState) -> RESULTS:
-        return RESULTS.successful
+        return Step(
+            players, PastExtraGradientState(moved.opt_states, gradient), model_state=model_state
+        )

@@ -3,12 +3,12 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
+from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, PyTree
 
 from .._game import AbstractGame, Players
-from .._misc import check_int, check_scalar, static_int
 from .._results import RESULTS
-from .base import AbstractSolver
+from ..checks import check_int, check_scalar, static_int
+from .base import AbstractSolver, Step
 
 # PDLP's adaptive step size (Applegate et al. 2021, Algorithm 3): the exponents of the shrink and
 # growth factors, and the tries per step after which a step is taken anyway (as MPAX does).
@@ -241,8 +241,8 @@ def _matrices(state):
 
 
 def _cond(pred, fn, state):
-    """`fn(state)` if `pred` else `state`, without passing the matrices through the branches
-    (which would copy them at every step)."""
+    """`fn(state)` (a new state and a count) if `pred` else `(state, 0)`, without passing the
+    matrices through the branches (which would copy them at every step)."""
     matrices = _matrices(state)
 
     def strip(s):
@@ -251,7 +251,12 @@ def _cond(pred, fn, state):
     def dress(s):
         return eqx.tree_at(_matrices, s, matrices, is_leaf=lambda x: x is None)
 
-    return dress(jax.lax.cond(pred, lambda s: strip(fn(dress(s))), lambda s: s, strip(state)))
+    def run(s):
+        new, count = fn(dress(s))
+        return strip(new), count
+
+    new, count = jax.lax.cond(pred, run, lambda s: (s, jnp.zeros((), jnp.int32)), strip(state))
+    return dress(new), count
 
 
 def _unit(v):
@@ -278,7 +283,6 @@ class PDHGState(eqx.Module):
       last restart.
     - `status`: running (0), converged at the average (1) or the current iterate (2), primal
       (3) or dual (4) infeasible. Once it is not 0 the steps leave the state as it is.
-    - `restarts`, `products`: restarts and matrix-vector products (with `K` or `K^T`) so far.
     """
 
     form: SaddleForm
@@ -308,8 +312,6 @@ class PDHGState(eqx.Module):
     tries: Int[Array, ""]
     last_ratio: Float[Array, ""]
     status: Int[Array, ""]
-    restarts: Int[Array, ""]
-    products: Int[Array, ""]
 
 
 def _saddle_form(game: AbstractGame, args: Any) -> SaddleForm:
@@ -441,6 +443,8 @@ class PDHG(AbstractSolver[PDHGState]):
         players: Players,
         args: Any = None,
         key: PRNGKeyArray | None = None,
+        *,
+        model_state: PyTree = None,
     ) -> PDHGState:
         form = _saddle_form(game, args)
         scaled, row, col = _rescaled(form, self.rescale)
@@ -467,8 +471,7 @@ class PDHG(AbstractSolver[PDHGState]):
             step_size=jnp.where(biggest > 0, 1 / jnp.where(biggest > 0, biggest, 1), 1),
             primal_weight=weight.astype(dtype),
             count=zero_i, iteration=zero_i, tries=zero_i,
-            last_ratio=jnp.ones((), dtype), status=zero_i, restarts=zero_i,
-            products=jnp.asarray(2, jnp.int32),
+            last_ratio=jnp.ones((), dtype), status=zero_i,
         )  # fmt: skip
 
     # Pieces of a step.
@@ -509,8 +512,9 @@ class PDHG(AbstractSolver[PDHGState]):
             jnp.maximum(self.tol_infeasible, 10 * jnp.finfo(x.dtype).eps),
         )  # fmt: skip
 
-    def _check(self, game, state: PDHGState, args) -> PDHGState:
-        """Termination, infeasibility and restart checks (PDLP's order)."""
+    def _check(self, game, state: PDHGState, args) -> tuple[PDHGState, Array]:
+        """Termination, infeasibility and restart checks (PDLP's order); and whether it
+        restarted."""
         average = (state.x_average, state.y_average, state.Kx_average, state.KTy_average)
         current = (state.x, state.y, state.Kx, state.KTy)
         restart_point = (state.x_restart, state.y_restart, state.Kx_restart, state.KTy_restart)
@@ -570,7 +574,7 @@ class PDHG(AbstractSolver[PDHGState]):
         return eqx.tree_at(
             lambda s: (
                 s.x, s.y, s.Kx, s.KTy, s.x_restart, s.y_restart, s.Kx_restart, s.KTy_restart,
-                s.weight, s.count, s.primal_weight, s.last_ratio, s.status, s.restarts,
+                s.weight, s.count, s.primal_weight, s.last_ratio, s.status,
             ),
             state,
             (
@@ -580,12 +584,12 @@ class PDHG(AbstractSolver[PDHGState]):
                 jnp.where(restart, new_weight, w).astype(w.dtype),
                 jnp.where(restart, ratio, state.last_ratio).astype(state.last_ratio.dtype),
                 status,
-                state.restarts + restart.astype(state.restarts.dtype),
             ),
-        )  # fmt: skip
+        ), restart.astype(jnp.int32)  # fmt: skip
 
-    def _move(self, game, state: PDHGState) -> PDHGState:
-        """One PDHG step with PDLP's adaptive step size."""
+    def _move(self, game, state: PDHGState) -> tuple[PDHGState, Array]:
+        """One PDHG step with PDLP's adaptive step size; and its matrix-vector products (one
+        with `K` a step size tried, one with `K^T`)."""
         form, w = state.form, state.primal_weight
         K = form.K
 
@@ -634,7 +638,7 @@ class PDHG(AbstractSolver[PDHGState]):
         return eqx.tree_at(
             lambda s: (
                 s.x, s.y, s.Kx, s.KTy, s.x_average, s.y_average, s.Kx_average, s.KTy_average,
-                s.weight, s.step_size, s.count, s.iteration, s.tries, s.products,
+                s.weight, s.step_size, s.count, s.iteration, s.tries,
             ),
             state,
             (
@@ -642,9 +646,9 @@ class PDHG(AbstractSolver[PDHGState]):
                 towards(state.x_average, x), towards(state.y_average, y),
                 towards(state.Kx_average, Kx), towards(state.KTy_average, KTy),
                 weight, following.astype(dtype), state.count + 1, state.iteration + 1,
-                state.tries + tries, state.products + tries + 1,
+                state.tries + tries,
             ),
-        )  # fmt: skip
+        ), tries + 1  # fmt: skip
 
     # The protocol.
 
@@ -655,16 +659,21 @@ class PDHG(AbstractSolver[PDHGState]):
         state: PDHGState,
         args: Any = None,
         key: PRNGKeyArray | None = None,
-    ) -> tuple[Players, PDHGState]:
-        due = (state.count > 0) & (
-            (state.iteration <= _EARLY_CHECKS) | (state.iteration % self.check_every == 0)
-        )
-        state = _cond(due & (state.status == _RUNNING), lambda s: self._check(game, s, args), state)
-        state = _cond(state.status == _RUNNING, lambda s: self._move(game, s), state)
-        return self._players(state, state.x, state.y), state
-
-    def result(self, state: PDHGState) -> RESULTS:
-        return RESULTS.successful
+        *,
+        model_state: PyTree = None,
+    ) -> Step[PDHGState]:
+        """A PDHG step, then a check (after each of the first 10 steps, then every
+        `check_every`, so that a run stops at the end of the block in which it converged);
+        nothing once converged or infeasible. The players are the current iterate; `stats`
+        counts the step's `restarts` (0 or 1) and `matvecs` (products with `K` or `K^T`)."""
+        running = state.status == _RUNNING
+        state, matvecs = _cond(running, lambda s: self._move(game, s), state)
+        due = (state.iteration <= _EARLY_CHECKS) | (state.iteration % self.check_every == 0)
+        due = due & running & (state.count > 0)
+        state, restarts = _cond(due, lambda s: self._check(game, s, args), state)
+        players = self._players(state, state.x, state.y)
+        stats = {"restarts": restarts, "matvecs": matvecs}
+        return Step(players, state, stats=stats, model_state=model_state)
 
     def terminate(
         self, game: AbstractGame, players: Players, state: PDHGState, args: Any = None

@@ -6,9 +6,9 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree, Scalar
 
 from .._game import AbstractGame, Players, split_players
-from .._misc import check_callable, check_int, check_scalar, static_int
 from .._results import RESULTS
-from .base import AbstractWrapper
+from ..checks import check_callable, check_int, check_scalar, static_int
+from .base import AbstractWrapper, Step
 
 
 def natural_residual(game: AbstractGame, players: Players, args: Any = None) -> Scalar:
@@ -34,14 +34,12 @@ class RestartedState(eqx.Module):
     - `inner`: the inner solver's state.
     - `count`: steps since the last restart (how many iterates the average holds).
     - `reference`: the merit at the last restart (at the start, before any).
-    - `restarts`: how many restarts there have been.
     """
 
     average: Players
     inner: PyTree
     count: Int[Array, ""]
     reference: Float[Array, ""]
-    restarts: Int[Array, ""]
 
 
 class Restarted(AbstractWrapper[RestartedState]):
@@ -72,11 +70,11 @@ class Restarted(AbstractWrapper[RestartedState]):
     On a strongly monotone game, where the last iterate already converges linearly, restarts
     change little.
 
-    The current iterate (after a restart, the restart point) is this solver's answer: `step`
-    returns it as the players, and keeps the average, the inner state, the step count since
-    the last restart and the reference merit in its state, so `sol.players` and `sol.state`
-    resume a run exactly. The inner solver's `result` is reported as this solver's (a step
-    whose inner solver reports a failure never restarts, so the failure is not masked).
+    The current iterate (after a restart, the restart point) is the live point and the answer:
+    `sol.players` and `sol.state` resume a run exactly. The inner
+    solver's `result`, statistics and model state are passed on (a step whose inner solver
+    reports a failure never restarts, so the failure is not masked), and each step reports
+    `stats["restarts"]`, 1 when it restarted.
 
     PDLP's other two criteria (a restart after a small decay with no progress, and an
     artificial restart after a long epoch) are left out; check more often (a smaller
@@ -140,20 +138,31 @@ class Restarted(AbstractWrapper[RestartedState]):
             value = value.astype(float)
         return value
 
+    def _candidate(
+        self, game: AbstractGame, average: Players, current: Players, static: Players, args: Any
+    ) -> tuple[Array, Players, Scalar]:
+        """PDLP's candidate: `(use_average, point, merit)`, the better of the two."""
+        at_average = self._merit(game, eqx.combine(average, static), args)
+        at_current = self._merit(game, eqx.combine(current, static), args)
+        use_average = at_average < at_current
+        point = _select(use_average, average, current)
+        return use_average, point, jnp.where(use_average, at_average, at_current)
+
     def init(
         self,
         game: AbstractGame,
         players: Players,
         args: Any = None,
         key: PRNGKeyArray | None = None,
+        *,
+        model_state: PyTree = None,
     ) -> RestartedState:
         zero = jnp.zeros([], jnp.int32)
         return RestartedState(
             split_players(players)[0],
-            self.solver.init(game, players, args, key),
+            self.solver.init(game, players, args, key, model_state=model_state),
             zero,
             self._merit(game, players, args),
-            zero,
         )
 
     def step(
@@ -163,45 +172,45 @@ class Restarted(AbstractWrapper[RestartedState]):
         state: RestartedState,
         args: Any = None,
         key: PRNGKeyArray | None = None,
-    ) -> tuple[Players, RestartedState]:
-        new, inner = self.solver.step(game, players, state.inner, args, key)
-        current, static = split_players(new)
-        inner, inner_static = eqx.partition(inner, eqx.is_array)
+        *,
+        model_state: PyTree = None,
+    ) -> Step[RestartedState]:
+        out = self.solver.step(game, players, state.inner, args, key, model_state=model_state)
+        current, static = split_players(out.players)
+        inner, inner_static = eqx.partition(out.state, eqx.is_array)
         count = state.count + 1
         average = jax.tree.map(
             lambda a, z: a + (z - a) / count.astype(a.dtype), state.average, current
         )
 
-        def select(pred, a, b):
-            return jax.tree.map(lambda u, v: jnp.where(pred, u, v), a, b)
-
         # Every step pays only for the average; the merits, and a restart's re-initialisation
         # and selections, run inside the branch taken every `check_every` steps.
         def check(carry):
-            current, average, inner, count, reference, restarts = carry
-            at_average = self._merit(game, eqx.combine(average, static), args)
-            at_current = self._merit(game, eqx.combine(current, static), args)
-            use_average = at_average < at_current
-            merit = jnp.where(use_average, at_average, at_current)
+            current, average, inner, count, reference = carry
+            _, point, merit = self._candidate(game, average, current, static, args)
             beta = jnp.asarray(self.beta, reference.dtype)
-            ok = self.solver.result(eqx.combine(inner, inner_static)) == RESULTS.successful
-            restart = (merit <= beta * reference) & ok
-            point = select(use_average, average, current)
-            fresh = self.solver.init(game, eqx.combine(point, static), args, key)
-            return (
-                select(restart, point, current),
-                select(restart, point, average),
-                select(restart, eqx.filter(fresh, eqx.is_array), inner),
+            restart = (merit <= beta * reference) & (out.result == RESULTS.successful)
+            fresh = self.solver.init(
+                game, eqx.combine(point, static), args, key, model_state=out.model_state
+            )
+            carry = (
+                _select(restart, point, current),
+                _select(restart, point, average),
+                _select(restart, eqx.filter(fresh, eqx.is_array), inner),
                 jnp.where(restart, 0, count),
                 jnp.where(restart, merit, reference).astype(reference.dtype),
-                restarts + restart.astype(restarts.dtype),
             )
+            return carry, restart
 
-        carry = (current, average, inner, count, state.reference, state.restarts)
-        current, average, inner, count, reference, restarts = jax.lax.cond(
-            count % self.check_every == 0, check, lambda carry: carry, carry
+        carry = (current, average, inner, count, state.reference)
+        carry, restart = jax.lax.cond(
+            count % self.check_every == 0, check, lambda carry: (carry, jnp.array(False)), carry
         )
-        state = RestartedState(
-            average, eqx.combine(inner, inner_static), count, reference, restarts
-        )
-        return eqx.combine(current, static), state
+        current, average, inner, count, reference = carry
+        state = RestartedState(average, eqx.combine(inner, inner_static), count, reference)
+        stats = {**out.stats, "restarts": restart.astype(jnp.int32)}
+        return Step(eqx.combine(current, static), state, out.result, stats, out.model_state)
+
+
+def _select(pred, a, b):
+    return jax.tree.map(lambda u, v: jnp.where(pred, u, v), a, b)

@@ -7,9 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, PRNGKeyArray, PyTree, Scalar
 
-from .._game import AbstractGame, Players, split_players
-from .._misc import check_scalar
-from .base import AbstractOptaxSolver, SolverState
+from .._game import AbstractGame, Players, field_and_state, split_players
+from ..checks import check_scalar
+from .base import AbstractOptaxSolver, SolverState, Step
 
 # The alignment threshold of Balduzzi et al. (2018), Algorithm 1.
 _EPSILON = 0.1
@@ -48,7 +48,7 @@ class SGA(AbstractOptaxSolver):
     $\langle F, \nabla H\rangle = F^\top S F$ sees only the symmetric part $S$ of $J$, on a
     bilinear game ($S = 0$) the sign is $+$ everywhere. With `align=False`,
     $\lambda' = \lambda$. Zero-sum and general-sum games alike; a stochastic game uses the
-    step's key for the field and its derivatives.
+    step's key for the field and its derivatives, and the model state is the base point's.
 
     **Arguments:**
 
@@ -89,10 +89,14 @@ class SGA(AbstractOptaxSolver):
         state: SolverState,
         args: Any = None,
         key: PRNGKeyArray | None = None,
-    ) -> tuple[Players, SolverState]:
+        *,
+        model_state: PyTree = None,
+    ) -> Step[SolverState]:
         params, static = split_players(players)
         # One evaluation of the field, linearised: J F forwards, J^T F by transposition.
-        field, jvp = jax.linearize(lambda p: game.field(p, static, args, key), params)
+        field, jvp, model_state = jax.linearize(
+            lambda p: field_and_state(game, p, static, args, key, model_state), params, has_aux=True
+        )
         jac_field = jvp(field)
         (jac_t_field,) = jax.linear_transpose(jvp, params)(field)
         adjustment = jax.tree.map(lambda jt, j: (jt - j) / 2, jac_t_field, jac_field)  # A^T F
@@ -103,4 +107,4 @@ class SGA(AbstractOptaxSolver):
             alignment = _dot(field, jac_t_field) * _dot(adjustment, jac_t_field) / d
             lam = lam * jnp.sign(alignment + _EPSILON)
         v = jax.tree.map(lambda f, a: f + jnp.asarray(lam, f.dtype) * a, field, adjustment)
-        return self._move_both(game, players, v, state)
+        return Step(*self._move_both(game, players, v, state), model_state=model_state)

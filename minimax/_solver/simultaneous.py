@@ -1,9 +1,9 @@
 from typing import Any
 
-from jaxtyping import PRNGKeyArray
+from jaxtyping import PRNGKeyArray, PyTree
 
-from .._game import AbstractGame, Players
-from .base import AbstractOptaxSolver, SolverState
+from .._game import AbstractGame, Players, field_and_state, split_players
+from .base import AbstractOptaxSolver, SolverState, Step
 
 
 class Simultaneous(AbstractOptaxSolver):
@@ -13,7 +13,8 @@ class Simultaneous(AbstractOptaxSolver):
     y_{t+1} = y_t + \mathrm{opt}_1\big(\nabla_y \ell_1(x_t, y_t)\big).$$
 
     With [`minimax.optimistic_gradient`][] this is optimistic gradient descent-ascent (OGDA);
-    with `optax.sgd` it is simultaneous gradient descent-ascent (GDA).
+    with `optax.sgd` it is simultaneous gradient descent-ascent (GDA). One evaluation of the
+    game per step; its new model state is the step's.
 
     **Arguments:** `optimizer` and, optionally, `optimizer_y`, as in
     [`minimax.AbstractOptaxSolver`][].
@@ -38,5 +39,8 @@ class Simultaneous(AbstractOptaxSolver):
         state: SolverState,
         args: Any = None,
         key: PRNGKeyArray | None = None,
-    ) -> tuple[Players, SolverState]:
-        return self._move_both(game, players, game.vector_field(players, args, key), state)
+        *,
+        model_state: PyTree = None,
+    ) -> Step[SolverState]:
+        field, model_state = field_and_state(game, *split_players(players), args, key, model_state)
+        return Step(*self._move_both(game, players, field, state), model_state=model_state)

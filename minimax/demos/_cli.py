@@ -4,7 +4,7 @@ import argparse
 import os
 from pathlib import Path
 
-from .._misc import arg_type, check_int, check_scalar
+from ..checks import arg_type, check_int, check_scalar
 
 PLOTS_HINT = "pip install 'minimax-jax[plots]' (or '.[plots]' from a checkout)"
 

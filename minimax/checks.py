@@ -149,9 +149,9 @@ def arg_type(convert: Callable[[str], Any], check: Callable[..., Any], **bounds:
 
 
 def check_solver(name: str, value: Any) -> None:
-    """A minimax solver (anything with `init`, `step` and `result`), with a hint when an optax
+    """A minimax solver (anything with `init`, `step` and `answer`), with a hint when an optax
     optimizer is given instead."""
-    if all(callable(getattr(value, method, None)) for method in ("init", "step", "result")):
+    if all(callable(getattr(value, method, None)) for method in ("init", "step", "answer")):
         return
     if callable(getattr(value, "init", None)) and callable(getattr(value, "update", None)):
         raise TypeError(
