@@ -147,7 +147,7 @@ def _rescaled(form: SaddleForm, rescale: bool) -> tuple[SaddleForm, Array, Array
         row, col = jnp.ones(m, dtype), jnp.ones(n, dtype)
     scaled = SaddleForm(
         c=form.c * col,
-        K=None,  # products go through the game's own K: see `PDHG._products`
+        K=scale_matrix(form.K, row, col),
         q=form.q * row,
         constant=jnp.asarray(form.constant, dtype),
         lower=_clip_inf(None if form.lower is None else form.lower / col),
@@ -229,9 +229,29 @@ def _stack(*points):
     return jax.tree.map(lambda *leaves: jnp.stack(leaves), *points)
 
 
+def _transpose(K):
+    """`K^T`, stored: a dense copy, or a sparse matrix with its indices sorted."""
+    if _is_dense(K):
+        return jnp.array(K.T, copy=True)
+    return K.T.sort_indices()
+
+
+def _matrices(state):
+    return state.form.K, state.KT
+
+
 def _cond(pred, fn, state):
-    """`fn(state)` if `pred` else `state`."""
-    return jax.lax.cond(pred, fn, lambda s: s, state)
+    """`fn(state)` if `pred` else `state`, without passing the matrices through the branches
+    (which would copy them at every step)."""
+    matrices = _matrices(state)
+
+    def strip(s):
+        return eqx.tree_at(_matrices, s, (None, None))
+
+    def dress(s):
+        return eqx.tree_at(_matrices, s, matrices, is_leaf=lambda x: x is None)
+
+    return dress(jax.lax.cond(pred, lambda s: strip(fn(dress(s))), lambda s: s, strip(state)))
 
 
 def _unit(v):
@@ -243,9 +263,8 @@ class PDHGState(eqx.Module):
 
     **Fields:**
 
-    - `form`: the game's [`minimax.SaddleForm`][], rescaled, without its matrix (a step
-      multiplies by the game's own `K` between the scalings, so that no matrix is carried
-      from step to step); `original`: as the game gave it
+    - `form`: the game's [`minimax.SaddleForm`][], rescaled; `KT`: its `K` transposed (stored,
+      so that both products read memory in order); `original`: as the game gave it
       (without `K`); `row`, `col`: the scalings $(D_r, D_c)$, `x = D_c x~`, `y = D_r y~`.
     - `to_x`, `to_y`: the factors that map the rescaled `(x, y)` to the game's players.
     - `x`, `y`, `Kx`, `KTy`: the current iterate and its products with `K`, `K^T`.
@@ -264,6 +283,7 @@ class PDHGState(eqx.Module):
     """
 
     form: SaddleForm
+    KT: Any
     original: SaddleForm
     row: Float[Array, " m"]
     col: Float[Array, " n"]
@@ -433,16 +453,16 @@ class PDHG(AbstractSolver[PDHGState]):
         to_x, to_y = col / game_col, row / game_row
         x, y = (jnp.asarray(p, dtype) for p in players)
         x, y = x / to_x, y / to_y
-        Kx, KTy = row * (form.K @ (col * x)), col * (form.K.T @ (row * y))
+        K, KT = scaled.K, _transpose(scaled.K)
+        Kx, KTy = K @ x, KT @ y
         c_norm, q_norm = jnp.linalg.norm(scaled.c), jnp.linalg.norm(scaled.q)
         weight = jnp.where(
             (c_norm > 0) & (q_norm > 0), c_norm / jnp.where(q_norm > 0, q_norm, 1), 1
         )
-        K = scale_matrix(form.K, row, col)
         biggest = jnp.max(jnp.abs(K if _is_dense(K) else K.data), initial=0)
         zero_f, zero_i = jnp.zeros((), dtype), jnp.zeros((), jnp.int32)
         return PDHGState(
-            form=scaled, original=_original(form), row=row, col=col,
+            form=scaled, KT=KT, original=_original(form), row=row, col=col,
             to_x=to_x, to_y=to_y,
             x=x, y=y, Kx=Kx, KTy=KTy,
             x_average=x, y_average=y, Kx_average=Kx, KTy_average=KTy, weight=zero_f,
@@ -566,16 +586,17 @@ class PDHG(AbstractSolver[PDHGState]):
             ),
         )  # fmt: skip
 
-    def _move(self, game, state: PDHGState, K) -> PDHGState:
+    def _move(self, game, state: PDHGState) -> PDHGState:
         """One PDHG step with PDLP's adaptive step size."""
         form, w = state.form, state.primal_weight
+        K = form.K
 
         def attempt(eta, tries):
             """The step with size `eta` at the `tries`-th try (0-based): whether it is
             accepted, and the step size to try next."""
             x = self._project(game, form, state, 0, state.x - eta / w * (form.c - state.KTy))
             dx = x - state.x
-            Kdx = state.row * (K @ (state.col * dx))
+            Kdx = K @ dx
             y = self._project(
                 game, form, state, 1, state.y + eta * w * (form.q - state.Kx - 2 * Kdx)
             )
@@ -605,7 +626,7 @@ class PDHG(AbstractSolver[PDHGState]):
             lambda carry: jax.lax.while_loop(rejected, retry, carry),
             first,
         )
-        Kx, KTy = state.Kx + Kdx, state.col * (K.T @ (state.row * y))
+        Kx, KTy = state.Kx + Kdx, state.KT @ y
         weight = state.weight + eta
         ratio = (eta / weight).astype(dtype)
 
@@ -644,10 +665,9 @@ class PDHG(AbstractSolver[PDHGState]):
         nothing once converged or infeasible. The players are the current iterate; `stats`
         counts the step's `restarts` (0 or 1) and `matvecs` (products with `K` or `K^T`)."""
         running = state.status == _RUNNING
-        K = _saddle_form(game, args).K
         zero = jnp.zeros((), jnp.int32)
         state = eqx.tree_at(lambda s: (s.matvecs, s.restarted), state, (zero, zero))
-        state = _cond(running, lambda s: self._move(game, s, K), state)
+        state = _cond(running, lambda s: self._move(game, s), state)
         due = (state.iteration <= _EARLY_CHECKS) | (state.iteration % self.check_every == 0)
         due = due & running & (state.count > 0)
         state = _cond(due, lambda s: self._check(game, s, args), state)
