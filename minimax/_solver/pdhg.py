@@ -379,10 +379,14 @@ class PDHG(AbstractSolver[PDHGState]):
       (dual infeasible). From then on the steps leave the state unchanged, so a batch of
       problems under `jax.vmap` stops for each as it converges.
 
-    `step` returns the current iterate; [`minimax.PDHG.answer`][] the point that converged
-    (the average unless the current iterate met `tol` first), or for an infeasible problem the
-    certificate. `result(state)` is `primal_infeasible` or `dual_infeasible` for those, and
-    [`minimax.PDHG.terminate`][] says whether the run is over.
+    `step` returns the current iterate, with `stats` counting its `restarts` and `matvecs`;
+    [`minimax.PDHG.answer`][] (`sol.answer`) the point that converged (the average unless the
+    current iterate met `tol` first), or for an infeasible problem the certificate;
+    [`minimax.PDHG.terminate`][] ends the run `successful`, `primal_infeasible` or
+    `dual_infeasible` (`tolerance_not_reached` if the run takes all its steps first).
+    The rescaled `K` and its transpose are stored in the state (two copies of the matrix
+    besides the game's), which measured faster a step than scaling vectors around the game's
+    `K`.
 
     **Arguments** (all keyword-or-positional, PDLP's defaults):
 
@@ -398,11 +402,10 @@ class PDHG(AbstractSolver[PDHGState]):
     ```python
     >>> import jax.numpy as jnp, games, minimax as mx
     >>> lp = games.LinearProgram(c=[1.0, 2.0], A=[[1.0, 1.0]], b=[1.0])  # x* = (1, 0)
-    >>> solver = mx.PDHG(tol=1e-8)
-    >>> sol = mx.solve(lp, solver, lp.init_players(), steps=1000, save_every=None)
-    >>> x, y = solver.answer(lp, sol.players, sol.state.solver)
-    >>> print(jnp.round(x, 6), bool(solver.terminate(lp, sol.players, sol.state.solver)))
-    [1. 0.] True
+    >>> sol = mx.solve(lp, mx.PDHG(tol=1e-6), lp.init_players(), steps=1000, save_every=None)
+    >>> x, y = sol.answer
+    >>> print(jnp.round(x, 5), jnp.round(y, 5), int(sol.stats["steps"]))
+    [1. 0.] [1.] 64
 
     ```
 
