@@ -203,7 +203,8 @@ def main() -> None:
         if mpax is not None:
             theirs = mpax[name]
             status = "" if theirs["status"] == 2 else f" (status {theirs['status']})"
-            published = optima[name].get(f"mpax_rapdhg_iterations_to_{options.tol:.0e}")
+            tol = f"{options.tol:.0e}".replace("e-0", "e-")  # as optima.json spells it
+            published = optima[name].get(f"mpax_rapdhg_iterations_to_{tol}")
             note = f" [{published:,}]" if published else ""
             rows.append(
                 (f"MPAX {version} raPDHG", f"{theirs['iterations']:,}{status}{note}", theirs)
