@@ -670,7 +670,9 @@ class PDHG(AbstractSolver[PDHGState]):
         """A PDHG step, then a check (after each of the first 10 steps, then every
         `check_every`, so that a run stops at the end of the block in which it converged);
         nothing once converged or infeasible. The players are the current iterate; `stats`
-        counts the step's `restarts` (0 or 1) and `matvecs` (products with `K` or `K^T`)."""
+        counts `matvecs` (the step's products with `K` or `K^T`) and `restarts` (0 or 1; a
+        check's restart is counted by the step after it, so a run that ends right after a
+        restart counts one fewer)."""
         running = state.status == _RUNNING
         zero = jnp.zeros((), jnp.int32)
         state = eqx.tree_at(lambda s: (s.matvecs, s.restarts), state, (zero, zero))
