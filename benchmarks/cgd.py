@@ -19,12 +19,15 @@ and the cost of a step of every solver relative to simultaneous OGDA.
 Every contender is timed in chunks of about `--chunk-seconds`, interleaved round by round (the
 order rotates each round) so that they share the machine's load; each figure is the best chunk
 (wall clock until `jax.block_until_ready`, after compilation and an untimed warm-up chunk). The
-JAX side runs `mx.solve(..., save_every=None, key=...)`, each chunk continuing the last one's run
-(blocks of a fixed number of steps, compiled once). The PyTorch side runs in one process per
-method and thread count (`--threads 1` and `2`, `OMP_WAIT_POLICY=PASSIVE`), kept alive with
-`_cgds_torch.py --serve` and asked for one chunk at a time; the faster thread count is compared.
-CG iterations per step are counted on the JAX side in a separate, untimed run (an instrumented
-copy of the solve), on the PyTorch side by the script's own counters.
+JAX side runs `mx.solve(..., save_every=None, key=...)` in blocks of a fixed number of steps
+(compiled once), every chunk from the point the warm-up reached, so that every chunk times the
+same steps (the CG iterations a step needs grow as training goes on, and JAX takes more steps
+per chunk than CGDs: continuing would time it further into training). The PyTorch side runs
+in one process per method and thread count (`--threads 1` and `2`, `OMP_WAIT_POLICY=PASSIVE`),
+kept alive with `_cgds_torch.py --serve` and asked for one chunk at a time; the faster thread
+count is compared.
+CG iterations per step are counted on the JAX side in a separate, untimed run (the solver
+reports them in `sol.stats`), on the PyTorch side by the script's own counters.
 
     python benchmarks/cgd.py            # prints the tables
     python benchmarks/cgd.py --write    # also records them in docs/benchmarks.md
@@ -43,12 +46,10 @@ import _docs  # benchmarks/_docs.py, beside this script
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 import games
 import minimax as mx
-from minimax._solver import cgd as _cgd_module  # only to count CG iterations, untimed
 
 HERE = Path(__file__).resolve().parent
 TORCH_SCRIPT = HERE / "_cgds_torch.py"
@@ -58,20 +59,17 @@ LR = 1e-3  # both players, every solver, both sides
 BETA = 0.99  # ACGD's second-moment decay (CGDs' default)
 EPS = 1e-8  # ACGD's eps, passed to both sides (mx.ACGD's default; CGDs' own default is 1e-5)
 # The linear solve's tolerance, as norms of the residual r = b - A w: relative 1e-4, absolute
-# 1e-6. CGDs (BCGD/ACGD) stops when ||r||^2 < tol ||b||^2 or ||r||^2 < atol, squared 2-norms, so
-# it gets tol = 1e-8, atol = 1e-12 (`_cgds_torch.py --tol-kind norm` squares them). lineax's CG
-# (in mx.CGD/ACGD) stops when every entry |r_i| <= atol + rtol |b_i| and every entry of the last
-# update |dw_i| <= atol + rtol |w_i|, after at least one iteration: it gets rtol = 1e-4,
-# atol = 1e-6. Neither rule implies the other: per entry, lineax's relative part is stricter
-# (no entry may carry the residual), its absolute part looser (1e-6 per entry allows
-# ||r|| up to 1e-6 sqrt(n), n ~ 5000), and the update check usually adds an iteration.
+# 1e-6. Both sides stop on the same rule, written two ways: CGDs (BCGD/ACGD) when
+# ||r||^2 < tol ||b||^2 or ||r||^2 < atol, squared 2-norms, so it gets tol = 1e-8, atol = 1e-12
+# (`_cgds_torch.py --tol-kind norm` squares them); `mx.CGD`/`mx.ACGD` when
+# ||r|| <= max(rtol ||b||, atol), so they get rtol = 1e-4, atol = 1e-6.
 RTOL, ATOL = 1e-4, 1e-6
 TOLERANCES = (
-    f"residual norm `||r|| <= {RTOL:g} ||b||` or `||r|| <= {ATOL:g}`: CGDs gets "
-    f"`tol={RTOL**2:g}, atol={ATOL**2:g}` (its rule compares squared 2-norms: "
+    f"residual norm `||r|| <= {RTOL:g} ||b||` or `||r|| <= {ATOL:g}`, the same rule on both "
+    f"sides: CGDs gets `tol={RTOL**2:g}, atol={ATOL**2:g}` (it compares squared 2-norms: "
     "`||r||^2 < tol ||b||^2` or `||r||^2 < atol`); `mx.CGD`/`mx.ACGD` get "
-    f"`rtol={RTOL:g}, atol={ATOL:g}` (lineax's rule: every entry `|r_i| <= atol + rtol |b_i|`, "
-    "and likewise for the last CG update, after at least one iteration)"
+    f"`rtol={RTOL:g}, atol={ATOL:g}` (`||r|| <= max(rtol ||b||, atol)`); both check the warm "
+    "start before the first iteration"
 )
 WIDTH, DEPTH, LATENT, BATCH = 64, 2, 16, 256
 FAST_BLOCK, SLOW_BLOCK = 256, 64  # steps per `mx.solve` call (each compiled once)
@@ -96,11 +94,16 @@ def loadavg() -> float:
 
 
 class JaxRun:
-    """One solver on one game: `mx.solve` in blocks of `block` steps, each continuing the last."""
+    """One solver on one game: `mx.solve` in blocks of `block` steps, each continuing the last.
+    Every timed chunk (and the count of CG iterations) starts again from the point reached by
+    the warm-up, so that every chunk times the same steps: the linear systems, and the CG
+    iterations they need, change as training goes on, and JAX takes more steps per chunk than
+    CGDs, which would otherwise time it further into training."""
 
     def __init__(self, game, solver, players, key, block: int):
         self.game, self.solver, self.key, self.block = game, solver, key, block
         self.players, self.state = players, None
+        self.origin = None
         self.blocks = 1
 
     def _solve(self, steps=None):
@@ -123,12 +126,14 @@ class JaxRun:
         start = time.perf_counter()
         self._solve()
         self.resize(chunk_seconds, self.block / (time.perf_counter() - start))
+        self.origin = self.players, self.state
 
     def resize(self, chunk_seconds: float, rate: float) -> None:
         """Chunks of about `chunk_seconds` at `rate` steps per second (whole blocks)."""
         self.blocks = max(1, round(chunk_seconds * rate / self.block))
 
     def chunk(self) -> dict:
+        self.players, self.state = self.origin
         start, cpu = time.perf_counter(), time.process_time()
         for _ in range(self.blocks):
             self._solve()
@@ -138,25 +143,12 @@ class JaxRun:
             "cpu_seconds": time.process_time() - cpu,
         }
 
-    def count_iterations(self, steps: int) -> list[int]:
-        """CG iterations per step over `steps` more steps, by an instrumented (recompiled) copy
-        of the solve: `minimax._solver.cgd._solve_result` patched to report lineax's
-        `num_steps`. Run after all timing, once the compilation caches are cleared."""
-        counts = []
-        original = _cgd_module._solve_result
-
-        def counting(solution, rhs):
-            jax.debug.callback(lambda n: counts.append(int(n)), solution.stats["num_steps"])
-            return original(solution, rhs)
-
-        _cgd_module._solve_result = counting
-        try:
-            self._solve(steps)
-        finally:
-            _cgd_module._solve_result = original
-        if len(counts) != steps:
-            raise RuntimeError(f"counted {len(counts)} solves in {steps} steps")
-        return counts
+    def count_iterations(self, steps: int) -> float:
+        """CG iterations per step over the `steps` steps after the warm-up, as the solver
+        reports them (`sol.stats["linear_solve_steps"]`, summed over the run)."""
+        self.players, self.state = self.origin
+        sol = self._solve(steps)
+        return float(sol.stats["linear_solve_steps"]) / steps
 
 
 class TorchRun:
@@ -254,6 +246,17 @@ def solvers(iterations: dict[str, int], gmres: bool) -> dict:
         "OGDA, minimax game": ("minimax", mx.Simultaneous(ogda), FAST_BLOCK),
         "CGD": ("minimax", mx.CGD(LR, rtol=RTOL, atol=ATOL), SLOW_BLOCK),
         "ACGD": ("minimax", mx.ACGD(LR, beta=BETA, eps=EPS, rtol=RTOL, atol=ATOL), SLOW_BLOCK),
+        # Warm-started as CGDs is: the same algorithm, one more matrix product per step.
+        "CGD, warm start": (
+            "minimax",
+            mx.CGD(LR, rtol=RTOL, atol=ATOL, warm_start=True),
+            SLOW_BLOCK,
+        ),
+        "ACGD, warm start": (
+            "minimax",
+            mx.ACGD(LR, beta=BETA, eps=EPS, rtol=RTOL, atol=ATOL, warm_start=True),
+            SLOW_BLOCK,
+        ),
         # The same number of CG iterations as CGDs took in its warm-up (rtol = atol = 0: every
         # solve takes exactly `max_steps` iterations): the cost at equal linear-algebra work.
         f"CGD, {k_cgd} CG it.": (
@@ -327,10 +330,8 @@ def measure(options) -> dict:
     finally:
         for run in torch_runs.values():
             run.close()
-    # Counting recompiles the JAX solves with a callback: only after every timing, and with
-    # the caches cleared so that nothing compiled earlier is reused.
-    jax.clear_caches()
-    counts = {name: runs[name].count_iterations(options.count_steps) for name in ("CGD", "ACGD")}
+    counted = ("CGD", "ACGD", "CGD, warm start", "ACGD, warm start")
+    counts = {name: runs[name].count_iterations(options.count_steps) for name in counted}
     return {
         "chunks": chunks,
         "counts": counts,
@@ -365,12 +366,14 @@ def tables(m: dict) -> tuple[str, str, list[str]]:
     pairs = [
         ("CGD", "bcgd", "BCGD", None),
         ("ACGD", "acgd", "ACGD", None),
+        ("CGD, warm start", "bcgd", "BCGD", None),
+        ("ACGD, warm start", "acgd", "ACGD", None),
         (f"CGD, {k_cgd} CG it.", "bcgd", "BCGD", k_cgd),
         (f"ACGD, {k_acgd} CG it.", "acgd", "ACGD", k_acgd),
     ]
     for name, method, label, fixed in pairs:
         rate, cpu = rates[name]
-        its = np.mean(counts[name]) if fixed is None else fixed
+        its = counts[name] if fixed is None else fixed
         torch_names = [f"CGDs {method}, {t} thr." for t in (1, 2)]
         if not all(t in rates for t in torch_names):
             comparison.append(
@@ -445,24 +448,31 @@ def body(m: dict, comparison: str, cost: str, notes: list[str], options) -> str:
             "discriminator minimises its BCE loss, the generator maximises it (on the JAX side an "
             "`mx.AbstractZeroSumGame` with `f = -l_D` over MixtureGAN's mini-batches and "
             f"networks). Learning rate {LR:g} for both players; ACGD with beta {BETA:g} and eps "
-            f"{EPS:g} on both sides. Linear-solve tolerance: {TOLERANCES}. The two rules differ "
-            "(lineax checks every entry and the last update too), so CG iterations per step are "
-            "shown; the `N CG it.` rows run `mx.CGD`/`mx.ACGD` with `rtol=atol=0, max_steps=N`, "
-            "exactly the (rounded) number of iterations CGDs took, the cost at equal linear "
-            "algebra. Best chunk of "
+            f"{EPS:g} on both sides. Linear-solve tolerance: {TOLERANCES}. CG iterations per "
+            "step are shown. `CGD` and `ACGD` start each solve from zero (their default); CGDs "
+            "starts from the last solution, which costs one more product with the matrix (two "
+            "Hessian-vector products) for the starting residual: the `warm start` rows "
+            "(`warm_start=True`) are the same algorithm as CGDs'. The `N CG it.` rows run "
+            "`mx.CGD`/`mx.ACGD` with `rtol=atol=0, max_steps=N`, exactly the (rounded) number "
+            "of iterations CGDs took, the cost at equal linear algebra (the two sides' networks "
+            "and batches differ, so their linear systems, and the iterations they need, can "
+            "differ too). Best chunk of "
             f"{options.rounds} of about {options.chunk_seconds:g} s each (sized by the first "
             "round), wall clock, "
             "interleaved with every other contender below, after compilation and a warm-up "
             "chunk; JAX runs `mx.solve(..., save_every=None, key=...)` in compiled blocks of "
-            f"{SLOW_BLOCK} steps; CGDs runs in `benchmarks/_cgds_torch.py --serve` processes "
+            f"{SLOW_BLOCK} steps, every chunk from the point its warm-up (two blocks) reached, so "
+            "that it times the same stretch of training each time (CG iterations grow as "
+            "training goes on); CGDs runs in `benchmarks/_cgds_torch.py --serve` processes "
             "(`OMP_WAIT_POLICY=PASSIVE`), at 1 and 2 threads; the faster one (bold) is compared"
             + (f" ({'; '.join(notes)})" if notes else "")
             + ". CPU ms/step is the process's CPU time (all its threads: XLA may run an op on "
             "both cores, so it can exceed the wall clock), the least of any chunk. CG "
-            "iterations: on the JAX side counted in a separate, untimed run of "
-            f"{options.count_steps} more steps; on the CGDs side over its timed chunks. "
+            "iterations: on the JAX side counted in a separate, untimed run of the "
+            f"{options.count_steps} steps after the warm-up; on the CGDs side over its timed "
+            "chunks. "
             "`python benchmarks/cgd.py --profile` times the ingredients of an `mx.CGD` step "
-            "(linearisation, lineax's CG, `mx.solve`'s loop) against a hand-written CG step.",
+            "(linearisation, CG, `mx.solve`'s loop) against a hand-written CG step.",
             "",
             comparison,
             "",
@@ -507,10 +517,10 @@ def _axpy(a, x, y):
 def hand_cgd_step(game, static, iterations: int, transpose: bool):
     """`mx.CGD`'s zero-sum step (CG on the generator's system, warm-started, the
     discriminator's step in closed form) written out without lineax: plain CG for exactly
-    `iterations` iterations. `transpose=False` linearises as `mx.CGD` does (`jax.linearize` of
-    each player's gradient along the other player, two primal passes); `transpose=True`
-    linearises the field once along `y` and takes `J10 = -J01^T` by `jax.linear_transpose`
-    (zero-sum only)."""
+    `iterations` iterations. `transpose=False` linearises each player's gradient along the
+    other player (`jax.linearize` twice, two primal passes, as `mx.CGD` does on a general-sum
+    game); `transpose=True` linearises the field once along `y` and takes `J10 = -J01^T` by
+    `jax.linear_transpose`, as `mx.CGD` does on a zero-sum game."""
 
     def step(params, warm, key):
         x, y = params
@@ -653,7 +663,7 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=8, help="timed chunks per contender")
     parser.add_argument("--chunk-seconds", type=float, default=0.3, help="about, per chunk")
-    parser.add_argument("--count-steps", type=int, default=64, help="steps to count CG its. on")
+    parser.add_argument("--count-steps", type=int, default=128, help="steps to count CG its. on")
     parser.add_argument(
         "--torch-python",
         default=os.environ.get("CGDS_PYTHON", DEFAULT_TORCH_PYTHON),

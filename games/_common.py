@@ -1,8 +1,9 @@
 """Helpers shared by the games: argument checks and random matrices."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 
 def as_float(name: str, value, ndim: int) -> Float[Array, "..."]:
@@ -16,6 +17,14 @@ def as_float(name: str, value, ndim: int) -> Float[Array, "..."]:
     if not isinstance(value, jax.core.Tracer) and not bool(jnp.all(jnp.isfinite(value))):
         raise ValueError(f"`{name}` must be finite, but it holds NaN or inf.")
     return value
+
+
+def float_dtype(tree: PyTree):
+    """The dtype of the first floating-point array in `tree` (JAX's default float if none)."""
+    for leaf in jax.tree.leaves(tree):
+        if eqx.is_inexact_array(leaf):
+            return leaf.dtype
+    return jnp.result_type(float)
 
 
 def check_shape(name: str, value, shape: tuple[int, ...], why: str) -> None:

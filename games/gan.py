@@ -12,17 +12,9 @@ from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray, PyTree, Scalar
 import minimax as mx
 from minimax.checks import check_choice, check_int, check_scalar
 
-from ._common import as_float, check_shape
+from ._common import as_float, check_shape, float_dtype
 
 _DIRAC_LOSSES = ("standard", "non-saturating", "wgan")
-
-
-def _float_dtype(tree: PyTree):
-    """The dtype of the first floating-point array in `tree` (JAX's default float if none)."""
-    for leaf in jax.tree.leaves(tree):
-        if eqx.is_inexact_array(leaf):
-            return leaf.dtype
-    return jnp.result_type(float)
 
 
 class DiracGAN(mx.AbstractGeneralSumGame):
@@ -96,7 +88,10 @@ class DiracGAN(mx.AbstractGeneralSumGame):
             # f(t) = -log(1 + exp(-t)) = -softplus(-t); f(0) = -log 2.
             value = -jax.nn.softplus(-t) - jnp.log(jnp.asarray(2.0, t.dtype))
             loss0 = value if self.loss == "standard" else jax.nn.softplus(t)
-        loss1 = -value + 0.5 * self.gradient_penalty * psi**2
+        # R1 on the data, a point mass at 0: the gradient of D(x) = psi x is psi, so the
+        # penalty is gamma/2 psi^2.
+        real = jnp.zeros((1,), psi.dtype)
+        loss1 = -value + mx.gan.r1(lambda x: psi * x, real, self.gradient_penalty)
         return loss0, loss1
 
     def equilibrium(self, near: mx.Players | None = None) -> tuple[Scalar, Scalar]:
@@ -356,7 +351,7 @@ class MixtureGAN(mx.AbstractGeneralSumGame):
 
     def sample(self, generator, key: PRNGKeyArray, num_samples: int) -> Float[Array, "n d"]:
         """`num_samples` points from `generator`, fed latent draws `z ~ N(0, I)`."""
-        z = jax.random.normal(key, (num_samples, self.latent_size), _float_dtype(generator))
+        z = jax.random.normal(key, (num_samples, self.latent_size), float_dtype(generator))
         return self._generate(generator, z)
 
     def _generate(self, generator, z: Float[Array, "n latent"]) -> Float[Array, "n d"]:
@@ -398,7 +393,7 @@ class MixtureGAN(mx.AbstractGeneralSumGame):
                 "`step`) so that each step draws a fresh mini-batch."
             )
         generator, discriminator = players
-        real, z = self.minibatch(key, _float_dtype(generator))
+        real, z = self.minibatch(key, float_dtype(generator))
         fake = self._generate(generator, z)
         real_logits = self._logits(discriminator, real)
         fake_logits = self._logits(discriminator, fake)

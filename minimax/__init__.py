@@ -1,6 +1,6 @@
 """minimax: two-player min-max games in JAX."""
 
-from . import checks as checks, plot as plot
+from . import checks as checks, gan as gan, plot as plot
 from ._analysis import LinearisedRate as LinearisedRate, linearised_rate as linearised_rate
 from ._checkpoint import (
     CheckpointError as CheckpointError,

@@ -229,7 +229,8 @@ class AbstractGame(eqx.Module):
     ) -> Players | tuple[Players, PyTree]:
         """The pair `F(x, y)`: each player's gradient of its own loss, at the same point
         (non-trainable leaves are `None`); with a `model_state`, `(F, new_model_state)`."""
-        return self.field(*split_players(players), args, key, model_state=model_state)
+        field, new_state = field_and_state(self, *split_players(players), args, key, model_state)
+        return _with_state(field, new_state, model_state)
 
     def gradient(
         self,

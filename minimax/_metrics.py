@@ -8,6 +8,7 @@ import numpy as np
 from jaxtyping import Array, Float, PyTree, Scalar
 
 from ._game import AbstractGame, Players
+from .checks import check_pair
 
 
 def _float_leaves(tree: PyTree) -> list[Array]:
@@ -22,27 +23,51 @@ def _float_leaves(tree: PyTree) -> list[Array]:
     return leaves
 
 
-def _flat(tree: PyTree, batch: bool) -> Float[Array, "*t d"]:
+def _flat(tree: PyTree, batch: bool, name: str) -> Float[Array, "*t d"]:
+    """The floating-point leaves of `tree` (named `name` in errors) as one vector, or with
+    `batch` one row per recorded step."""
     leaves = _float_leaves(tree)
-    if batch:
-        return jnp.concatenate([x.reshape(x.shape[0], -1) for x in leaves], axis=1)
-    return jnp.concatenate([jnp.ravel(x) for x in leaves])
+    if not leaves:
+        raise TypeError(f"`{name}` has no floating-point arrays: there are no coordinates.")
+    if not batch:
+        return jnp.concatenate([jnp.ravel(x) for x in leaves])
+    rows = {x.shape[0] if x.ndim else None for x in leaves}
+    if None in rows or len(rows) > 1:
+        raise ValueError(
+            f"`{name}` must be recorded steps, every array with the same leading axis of steps "
+            f"(e.g. `sol.trajectory`); got arrays of shapes {[x.shape for x in leaves][:4]}. "
+            "Final players (`sol.players`) are one point, not a trajectory."
+        )
+    return jnp.concatenate([x.reshape(x.shape[0], -1) for x in leaves], axis=1)
 
 
-def _offsets(trajectory: Players, point: Players) -> Float[Array, "t d"]:
-    z, p = _flat(tuple(trajectory), batch=True), _flat(tuple(point), batch=False)
+_PLAYERS_HINT = (
+    " of the players recorded at every step (`sol.trajectory` of a run without `save=`: with "
+    "`save=`, the rows hold what `save` returns)"
+)
+
+
+def _offsets(
+    trajectory: PyTree, point: PyTree, point_name: str = "equilibrium"
+) -> Float[Array, "t d"]:
+    trajectory = check_pair("trajectory", trajectory, "`(xs, ys)`", _PLAYERS_HINT)
+    point = check_pair(point_name, point, "`(x*, y*)`", " (e.g. `game.equilibrium()`)")
+    z = _flat(trajectory, batch=True, name="trajectory")
+    p = _flat(point, batch=False, name=point_name)
     if z.shape[1] != p.shape[0]:
         raise ValueError(
-            f"`trajectory` has {z.shape[1]} coordinates per step but the equilibrium has "
+            f"`trajectory` has {z.shape[1]} coordinates per step but `{point_name}` has "
             f"{p.shape[0]}; they must describe the same players."
         )
     return z - p.astype(z.dtype)[None, :]
 
 
-def distance(trajectory: Players, point: Players) -> Float[Array, " t"]:
+# Pairs are annotated as PyTrees: `_offsets` checks them, with clearer messages than a type
+# checker's.
+def distance(trajectory: PyTree, point: PyTree) -> Float[Array, " t"]:
     r"""`|z_t - z^*|` at every step: the Euclidean distance of `(x_t, y_t)` to `point`, over all
     floating-point leaves of both players."""
-    return jnp.linalg.norm(_offsets(trajectory, point), axis=1)
+    return jnp.linalg.norm(_offsets(trajectory, point, "point"), axis=1)
 
 
 class Cycling(NamedTuple):
@@ -58,6 +83,12 @@ class Cycling(NamedTuple):
     - `distance`: the final `d_T / d_0`.
     - `steps_to_tol`: the first `t` from which $d_s / d_0 \le$ `tol` for every later recorded `s`
       (`inf` if the run ends outside the tolerance).
+
+    A run that starts at the equilibrium ($d_0 = 0$) has no scale to measure by: a length
+    relative to $d_0$ is then 0 if it is 0 and `inf` otherwise ($d_0 / d_0$ stays 1). A run that
+    stays at the equilibrium has `first_move`, `path_length`, `rotations`, `distance` and
+    `steps_to_tol` 0 and `overshoot` 1; one that leaves it has `inf` (and `steps_to_tol` `inf`
+    unless it comes back exactly), never NaN.
     """
 
     first_move: Scalar
@@ -68,7 +99,7 @@ class Cycling(NamedTuple):
     steps_to_tol: Scalar
 
 
-def cycling(trajectory: Players, equilibrium: Players, *, tol: float = 1e-3) -> Cycling:
+def cycling(trajectory: PyTree, equilibrium: PyTree, *, tol: float = 1e-3) -> Cycling:
     r"""Measure how much a trajectory cycles around an equilibrium; see [`minimax.Cycling`][].
 
     **Arguments:**
@@ -99,17 +130,27 @@ def cycling(trajectory: Players, equilibrium: Players, *, tol: float = 1e-3) -> 
     dots = jnp.sum(dz[:-1] * dz[1:], axis=1)
     cross = jnp.sqrt(jnp.maximum((d[:-1] * d[1:]) ** 2 - dots**2, 0))
     angles = jnp.arctan2(cross, dots)
-    outside = d / d0 > tol
+
+    def relative(length):
+        # Lengths over d0; from the equilibrium (d0 = 0), 0 stays 0 and anything else is inf.
+        started_away = d0 > 0
+        return jnp.where(
+            started_away,
+            length / jnp.where(started_away, d0, 1),
+            jnp.where(length > 0, jnp.inf, 0),
+        )
+
+    outside = relative(d) > tol
     # 1 + the last index outside the tolerance (0 if none is outside).
     last_out = jnp.where(outside.any(), d.shape[0] - jnp.argmax(outside[::-1]), 0)
     steps_to_tol = jnp.where(outside[-1], jnp.inf, last_out.astype(d.dtype))
     before_tol = jnp.arange(angles.shape[0]) < steps_to_tol
     return Cycling(
-        first_move=steps[0] / d0,
-        overshoot=jnp.max(d) / d0,
-        path_length=jnp.sum(steps) / d0,
+        first_move=relative(steps[0]),
+        overshoot=jnp.maximum(relative(jnp.max(d)), 1),  # d0 / d0 = 1, from the equilibrium too
+        path_length=relative(jnp.sum(steps)),
         rotations=jnp.sum(jnp.where(before_tol, angles, 0)) / (2 * jnp.pi),
-        distance=d[-1] / d0,
+        distance=relative(d[-1]),
         steps_to_tol=steps_to_tol,
     )
 

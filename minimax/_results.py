@@ -25,7 +25,8 @@ class RESULTS(lx.RESULTS):
         "players and solver state. Lower the learning rate or check the game's losses."
     )
     nonfinite_start = (
-        "The starting players or the state resumed from hold NaN or inf; no step was taken."
+        "The starting players, or the state made from them or resumed from (e.g. a merit or a "
+        "field computed from the game's data), hold NaN or inf; no step was taken."
     )
     linear_solve_failed = (
         "A linear solve inside the solver's step did not converge; the run stopped at the last "

@@ -1,5 +1,6 @@
 """The driver: run a solver on a game in one compiled loop."""
 
+import contextlib
 import os
 import warnings
 from collections.abc import Callable
@@ -15,11 +16,14 @@ from jaxtyping import Array, Bool, Int, PRNGKeyArray, PyTree
 from ._game import AbstractGame, Players, as_players
 from ._progress import AbstractProgressMeter, NoProgressMeter, ProgressMeter
 from ._results import RESULTS
-from ._solver import AbstractSolver
+from ._solver import AbstractSolver, AbstractWrapper
 from ._state import RunState, initial_state
 from .checks import check_callable, check_int
 
-_BLOCK = 64  # steps between checks (finiteness, `stop`, the solver's `terminate`)
+# Steps between finiteness checks (and progress reports): long, since each block is an iteration
+# of an outer loop, which costs far more than a step of a small game.
+_BLOCK = 1024
+_CHECK = 64  # steps between `stop` and the solver's `terminate`, at absolute multiples
 _initial_state = eqx.filter_jit(initial_state)
 
 
@@ -62,7 +66,20 @@ class Solution(eqx.Module):
 def _row(solver, game, players, state, save, args) -> PyTree:
     """What a recorded row holds: the answer's arrays, or the arrays of `save(answer, args)`."""
     answer = solver.answer(game, players, state, args)
-    return eqx.filter(answer if save is None else save(answer, args), eqx.is_array)
+    if save is None:
+        return eqx.filter(answer, eqx.is_array)
+    out = save(answer, args)
+    # Numbers (a Python float, a NumPy scalar) are recorded as arrays; nothing to record is an
+    # error, not an empty trajectory.
+    out = jax.tree.map(
+        lambda v: jnp.asarray(v) if isinstance(v, int | float | np.number) else v, out
+    )
+    if not jax.tree.leaves(eqx.filter(out, eqx.is_array)):
+        raise TypeError(
+            f"`save` must return a PyTree of arrays or numbers to record, got {out!r}: e.g. "
+            "`lambda players, args: {'distance': ...}`."
+        )
+    return eqx.filter(out, eqx.is_array)
 
 
 def _all_finite(tree) -> Bool[Array, ""]:
@@ -128,7 +145,12 @@ class _Run(eqx.Module):
         return _row(self.solver, self.game, self.players(loop), loop.solver, self.save, self.args)
 
     def steps(self, loop: _Loop, n: Int[Array, ""]) -> _Loop:
-        """Up to `n` steps, unchecked but for the failures the solver reports."""
+        """Up to `n` steps, unchecked but for the failures the solver reports. A block that
+        fails is discarded: its derivative is zero, not the `0 * inf` of differentiating
+        through the NaN it made (see `_discardable`)."""
+        return _discardable(_Run._steps)(self, loop, n)
+
+    def _steps(self, loop: _Loop, n: Int[Array, ""]) -> _Loop:
         end = loop.step + n
 
         def step(c: _Loop) -> _Loop:
@@ -138,15 +160,15 @@ class _Run(eqx.Module):
             )
             stats = jax.tree.map(lambda a, b: a + b, c.stats, out.stats)
             arrays = eqx.filter(out.players, eqx.is_array)
-            return _Loop(
+            c = _Loop(
                 arrays, out.state, out.model_state, c.step + 1, out.result, stats, c.done, c.replay
             )
+            return self.check(c) if self.can_finish else c
 
-        cond = lambda c: (c.result == RESULTS.successful) & (c.step < end)  # noqa: E731
-        return _loop(cond, step, loop, _BLOCK)
+        return _loop(lambda c: c.running() & (c.step < end), step, loop, _BLOCK)
 
     def block(self, loop: _Loop, end: Int[Array, ""]) -> _Loop:
-        """Steps up to the next multiple of `_BLOCK` (or `end`), then one check.
+        """Steps up to the next multiple of `_BLOCK` (or `end`), then one finiteness check.
 
         Non-finite values are sticky (`x + u` is never finite again, nor are optimizer
         accumulators; projections keep NaN, see `AbstractGame.project_player`) and the first
@@ -170,10 +192,19 @@ class _Run(eqx.Module):
             meter_state, origin = self.meter_state
             report = lambda: self.meter.update(meter_state, loop.step - origin)  # noqa: E731
             jax.lax.cond(loop.step % self.every < n, report, lambda: None)
-        return self.check(loop)
+        return loop
+
+    @property
+    def can_finish(self) -> bool:
+        """Whether the run may end before its last step: a `stop`, or a solver that can say it
+        is done (a `terminate` of its own, its or a wrapped solver's)."""
+        solver = self.solver
+        while type(solver).terminate is AbstractWrapper.terminate:
+            solver = solver.solver
+        return self.stop is not None or type(solver).terminate is not AbstractSolver.terminate
 
     def check(self, loop: _Loop) -> _Loop:
-        """At every multiple of `_BLOCK` steps: is the run done (the solver's `terminate`, or
+        """At every multiple of `_CHECK` steps: is the run done (the solver's `terminate`, or
         `stop`)? Only there, so that where a run stops does not depend on how it is split."""
 
         def finish(c: _Loop) -> _Loop:
@@ -193,7 +224,7 @@ class _Run(eqx.Module):
             result = RESULTS.where(done, result, c.result)
             return eqx.tree_at(lambda c: (c.done, c.result), c, (done, result))
 
-        due = loop.running() & (loop.step % _BLOCK == 0)
+        due = loop.running() & (loop.step % _CHECK == 0)
         return jax.lax.cond(due, finish, lambda c: c, loop)
 
     def run(self, loop: _Loop, end: Int[Array, ""], max_steps: int) -> _Loop:
@@ -201,6 +232,51 @@ class _Run(eqx.Module):
         more = lambda c: c.running() & (c.step < end)  # noqa: E731
         # Each block takes a step, or undoes a failed block (at most once per replay).
         return _loop(more, lambda c: self.block(c, end), loop, 2 * max_steps + 2)
+
+
+def _discardable(fn: Callable) -> Callable:
+    """`fn` whose reverse-mode derivative is zero wherever its output's cotangent is all zero.
+
+    A failed block's output is discarded by a `where`, which sends it a zero cotangent; the
+    plain derivative would still multiply that zero by the infinities inside the failed steps
+    and turn a finite gradient into NaN. Forward values, and so a run's bits, are unchanged."""
+
+    def call(*args):
+        diff, rest = eqx.partition(args, eqx.is_inexact_array)
+        # Closed-over values (a learning rate inside an optimizer) become explicit, so that
+        # they are differentiated too.
+        closed = eqx.filter_closure_convert(lambda d: fn(*eqx.combine(d, rest)), diff)
+        return _zero_safe((closed, diff))
+
+    return call
+
+
+@eqx.filter_custom_vjp
+def _zero_safe(inputs):
+    closed, diff = inputs
+    return closed(diff)
+
+
+@_zero_safe.def_fwd
+def _zero_safe_fwd(perturbed, inputs):
+    out, pull_back = eqx.filter_vjp(lambda inputs: inputs[0](inputs[1]), inputs)
+    return out, (pull_back, eqx.filter(out, eqx.is_inexact_array))
+
+
+@_zero_safe.def_bwd
+def _zero_safe_bwd(residuals, cotangent, perturbed, inputs):
+    pull_back, out = residuals
+    # Outputs that no derivative reached come as None: zeros, as the pull-back needs them.
+    cotangent = jax.tree.map(
+        lambda o, c: None if o is None else jnp.zeros_like(o) if c is None else c,
+        out,
+        eqx.filter(cotangent, eqx.is_inexact_array),
+        is_leaf=lambda c: c is None,
+    )
+    leaves = jax.tree.leaves(cotangent)
+    nothing = jnp.all(jnp.stack([jnp.all(c == 0) for c in leaves])) if leaves else True
+    (grads,) = pull_back(cotangent)
+    return jax.tree.map(lambda g: jnp.where(nothing, jnp.zeros_like(g), g), grads)
 
 
 @eqx.filter_jit
@@ -220,7 +296,8 @@ def _solve(
     result = RESULTS.where(ok_start, RESULTS.successful, RESULTS.nonfinite_start)
     false, zero = jnp.array(False), jnp.zeros([], jnp.int32)
     loop = _Loop(arrays, state.solver, state.model_state, start, result, stats, false, zero)
-    loop = run.check(loop)
+    if run.can_finish:
+        loop = run.check(loop)
 
     if save_every is None:
         loop = run.run(loop, target, steps)
@@ -324,13 +401,45 @@ def _memory_limit() -> int | None:
 _WARN_BYTES = 2**30
 
 
-def _check_memory(row: PyTree, n_rows: int, save_every: int) -> None:
+def _members(tree: Any) -> int:
+    """How many runs one call makes under the caller's `vmap`s: the largest product of batch
+    sizes among the traced values reachable from `tree`, functions' closures included (an
+    optimizer built inside the mapped function keeps its learning rate there). Read from the
+    batching tracers' `val` and `batch_dim`, best effort: 1 where none is found."""
+    most, seen, todo = 1, set(), [(tree, 0)]
+    while todo:
+        obj, depth = todo.pop()
+        if id(obj) in seen or depth > 20:
+            continue
+        seen.add(id(obj))
+        for leaf in jax.tree.leaves(obj):
+            if isinstance(leaf, jax.core.Tracer):
+                count, tracer = 1, leaf
+                while isinstance(tracer, jax.core.Tracer) and hasattr(tracer, "batch_dim"):
+                    value, axis = getattr(tracer, "val", None), tracer.batch_dim
+                    if isinstance(axis, int) and value is not None:
+                        count *= jnp.shape(value)[axis]
+                    tracer = value
+                most = max(most, count)
+            elif callable(leaf):
+                cells = getattr(leaf, "__closure__", None) or ()
+                for cell in cells:
+                    with contextlib.suppress(ValueError):  # a cell not filled yet
+                        todo.append((cell.cell_contents, depth + 1))
+                for inner in (getattr(leaf, "__wrapped__", None), getattr(leaf, "func", None)):
+                    if inner is not None:
+                        todo.append((inner, depth + 1))
+    return most
+
+
+def _check_memory(row: PyTree, n_rows: int, save_every: int, members: int) -> None:
     """Refuse a trajectory that cannot fit, and warn about a large one, before compiling."""
     row_bytes = sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree.leaves(row))
-    total = n_rows * row_bytes
+    total = n_rows * row_bytes * members
     limit = _memory_limit()
+    runs = f" for each of {members} runs under vmap" if members > 1 else ""
     advice = (
-        f"{n_rows} rows of {row_bytes:,} bytes (save_every={save_every}). Record less often "
+        f"{n_rows} rows of {row_bytes:,} bytes{runs} (save_every={save_every}). Record less often "
         "(a larger `save_every`), record a few numbers per row (`save=`), or keep only the final "
         "players (`save_every=None`)."
     )
@@ -457,7 +566,7 @@ def solve(
     if save_every is not None:
         n_rows = -(-steps // save_every) + 1
         row = eqx.filter_eval_shape(_row, solver, game, players, state.solver, save, args)
-        _check_memory(row, n_rows, save_every)
+        _check_memory(row, n_rows, save_every, _members((game, solver, players, state, args, key)))
     if checkpoint is not None:
         return _run_with_checkpoints(
             game, solver, players, state, args, key, steps, save_every, save, stop, throw, meter,
@@ -533,10 +642,18 @@ def _run_with_checkpoints(
 ) -> Solution:  # fmt: skip
     """`solve` in chunks of `every` steps, saving after each; resumes from `path` if it exists.
 
-    Chunks start at multiples of `every` from the start; every chunk runs the same compiled
-    step, so a killed run, run again, computes exactly what one uninterrupted run computes. The
-    rows recorded so far are saved too."""
-    from ._checkpoint import read_checkpoint, write_checkpoint  # looked up now: tests patch them
+    Chunks start at multiples of `every` from the start, and every chunk runs the same compiled
+    step, so a killed run, run again, computes exactly what one uninterrupted run computes. Each
+    save appends the rows recorded since the last one to the checkpoint's rows file; the file
+    records the run's fingerprint, so that another run's file is refused."""
+    # Looked up now, not at import: tests patch them.
+    from ._checkpoint import (
+        as_template,
+        prepare_checkpoint,
+        read_checkpoint,
+        run_fingerprint,
+        write_checkpoint,
+    )
 
     if every is None:
         raise ValueError("`checkpoint` needs `checkpoint_every`: how many steps between saves.")
@@ -546,43 +663,59 @@ def _run_with_checkpoints(
             f"`checkpoint_every` ({every}) must be a multiple of `save_every` ({save_every}), so "
             "that the rows recorded are the same however often the run is resumed."
         )
-    path = os.fspath(path)
+    # Before any computing: refuse traced values, and a folder that cannot be written.
+    fingerprint = run_fingerprint(
+        game, solver, players, args, key, steps, save_every, save, state=state, stop=stop
+    )
+    path = prepare_checkpoint(path)
     origin = state.step
     start = int(state.step)
     target = start + steps
     _, static = eqx.partition(players, eqx.is_array)
 
     n_rows = -(-steps // save_every) + 1 if save_every else 1
-    first = _row(solver, game, players, state.solver, save, args)
-    rows = jax.tree.map(lambda a: np.zeros((n_rows, *a.shape), a.dtype), first)
+    # NumPy templates of what JAX makes of the rows (NumPy float64 is float32 when x64 is off).
+    row_like = jax.tree.map(
+        lambda a: np.zeros(a.shape, a.dtype),
+        eqx.filter_eval_shape(_row, solver, game, players, state.solver, save, args),
+    )
+    rows = jax.tree.map(lambda a: np.zeros((n_rows, *a.shape), a.dtype), row_like)
     ts = np.full(n_rows, -1, np.asarray(state.step).dtype)
-    entries = {"players": players, "state": state, "trajectory": rows, "ts": ts}
+    saved = 0  # rows in the file
     if os.path.exists(path):
-        entries = read_checkpoint(path, entries, hints={"players": "players", "state": "solver"})
-        players, state, rows, ts = (entries[k] for k in ("players", "state", "trajectory", "ts"))
-        rows, ts = jax.tree.map(np.array, rows), np.array(ts)
-        if not start <= int(state.step) <= target:
-            raise ValueError(
-                f"`checkpoint` {path!r} is at step {int(state.step)}, outside this run's steps "
-                f"{start} to {target}: it belongs to another run; move it or change `steps`."
-            )
+        like = {"players": as_template(players), "state": state}
+        if save_every is not None:
+            like |= {"trajectory": row_like, "ts": ts[0]}
+        entries = read_checkpoint(
+            path, like, hints={"players": "players", "state": "solver"}, fingerprint=fingerprint
+        )
+        players, state = entries["players"], entries["state"]
+        if save_every is not None:
+            saved = len(entries["ts"])
+            for buf, a in zip(
+                jax.tree.leaves(rows), jax.tree.leaves(entries["trajectory"]), strict=True
+            ):
+                buf[:saved] = a
+            ts[:saved] = entries["ts"]
+            del entries  # the rows are in `rows` now
     else:
+        first = _row(solver, game, players, state.solver, save, args)
         for buf, a in zip(jax.tree.leaves(rows), jax.tree.leaves(first), strict=True):
             buf[0] = a
         ts[0] = start
-    n_valid = int((ts >= 0).sum())
+    n_valid = max(saved, 1)
     sol, done = None, False
     meter_state = meter.init(steps)
     try:
-        while sol is None or (int(state.step) < target and sol.result == RESULTS.successful):
+        while int(state.step) < target and not done:
             n = min(every, target - int(state.step))
             sol = _solve(
                 game, solver, players, state, args, key, meter, meter_state, origin, n,
                 save_every, save, stop, int(state.step) + n == target,
             )  # fmt: skip
             players, state = sol.players, sol.state
-            done = int(sol.stats["steps"]) < n and sol.result == RESULTS.successful
-            if save_every is not None:  # the chunk's rows after its first, which is already saved
+            new_rows = None
+            if save_every is not None:  # the chunk's rows after its first, which is already kept
                 m = int((np.asarray(sol.ts) >= 0).sum()) - 1
                 for buf, new in zip(
                     jax.tree.leaves(rows), jax.tree.leaves(sol.trajectory), strict=True
@@ -590,15 +723,31 @@ def _run_with_checkpoints(
                     buf[n_valid : n_valid + m] = np.asarray(new)[1 : m + 1]
                 ts[n_valid : n_valid + m] = np.asarray(sol.ts)[1 : m + 1]
                 n_valid += m
-            else:
-                rows = jax.tree.map(np.array, eqx.filter(sol.trajectory, eqx.is_array))
-                ts[0] = int(state.step)
-            entries = {"players": players, "state": state, "trajectory": rows, "ts": ts}
-            write_checkpoint(path, entries)
-            if done or n == 0:
-                break
+                new = slice(saved, n_valid)
+                new_rows = {
+                    "trajectory": jax.tree.map(lambda b, new=new: b[new], rows),
+                    "ts": ts[new],
+                }
+            write_checkpoint(
+                path,
+                {"players": players, "state": state},
+                fingerprint=fingerprint,
+                rows=new_rows,
+                append=new_rows is not None and saved > 0,
+            )
+            saved = n_valid if new_rows is not None else 0
+            # A failed step, or done (the solver's `terminate`, or `stop`) before the chunk's end.
+            done = sol.result != RESULTS.successful or int(sol.stats["steps"]) < n
+        if sol is None:  # the file holds a finished run: no step, only its answer
+            sol = _solve(
+                game, solver, players, state, args, key, meter, meter_state, origin, 0,
+                save_every, save, stop, False,
+            )  # fmt: skip
     finally:
         meter.close(meter_state)
+    if save_every is None:
+        rows = jax.tree.map(np.array, eqx.filter(sol.trajectory, eqx.is_array))
+        ts[0] = int(state.step)
     # Rows never reached repeat the final row, as in one run.
     for buf in jax.tree.leaves(rows):
         buf[n_valid:] = buf[n_valid - 1]

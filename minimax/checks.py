@@ -92,6 +92,17 @@ def check_choice(name: str, value: Any, choices: tuple) -> None:
         raise ValueError(f"`{name}` must be one of {choices}, got {value!r}.")
 
 
+def check_pair(name: str, value: Any, what: str, hint: str = "") -> tuple:
+    """`value` as a tuple, if it is a pair (a tuple or list of two); `what` says what the pair
+    holds, e.g. "`(x*, y*)`", and `hint` where to get one."""
+    if not isinstance(value, tuple | list) or len(value) != 2:
+        got = type(value).__name__
+        if isinstance(value, tuple | list):
+            got += f" of length {len(value)}"
+        raise TypeError(f"`{name}` must be a pair {what}{hint}, got {got}.")
+    return tuple(value)
+
+
 def check_callable(name: str, value: Any) -> Callable:
     if not callable(value):
         raise TypeError(f"`{name}` must be callable, got {type(value).__name__}.")

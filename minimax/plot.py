@@ -12,8 +12,9 @@ import numpy as np
 from jaxtyping import ArrayLike, Float, Shaped
 
 from ._analysis import LinearisedRate
-from ._metrics import _flat, distance
+from ._metrics import _flat, _offsets
 from ._solve import Solution
+from .checks import check_pair
 
 __all__ = ["distance_curves", "eigenvalues", "phase_portrait", "stability_map"]
 
@@ -40,20 +41,23 @@ def _axes(ax: Any) -> Any:
     return plt.subplots()[1]
 
 
-def _trajectory(trajectory: Any, ts: Any = None) -> tuple[Any, np.ndarray | None]:
+def _trajectory(label: Any, trajectory: Any, ts: Any = None) -> tuple[Any, np.ndarray | None]:
     """`(xs, ys)` and the steps of its rows: a `Solution` gives its own (rows never reached,
     `ts == -1`, are dropped), a pair gives `ts` as passed."""
+    name = f"trajectories[{label!r}]"
     if isinstance(trajectory, Solution):
         reached = np.asarray(trajectory.ts) >= 0
-        rows = tuple(trajectory.trajectory)
+        rows = check_pair(
+            f"{name}.trajectory",
+            trajectory.trajectory,
+            "`(xs, ys)` of players",
+            ": the Solution of a run recorded with `save=` holds what `save` returns, not the "
+            "players; run without `save=` to draw its path",
+        )
         rows = tuple(_take(player, reached) for player in rows)
         return rows, np.asarray(trajectory.ts)[reached] if ts is None else ts
-    if not isinstance(trajectory, tuple | list) or len(trajectory) != 2:
-        raise TypeError(
-            "A trajectory must be `(xs, ys)` (e.g. `sol.trajectory`) or a `minimax.Solution`, "
-            f"got {type(trajectory).__name__}."
-        )
-    return tuple(trajectory), ts
+    hint = " (e.g. `sol.trajectory`) or a `minimax.Solution`"
+    return check_pair(name, trajectory, "`(xs, ys)`", hint), ts
 
 
 def _take(tree: Any, rows: np.ndarray) -> Any:
@@ -92,12 +96,15 @@ def phase_portrait(
     then the equilibrium).
     """
     _check_named(trajectories, "trajectories")
+    i, j = check_pair("coords", coords, "of ints `(i, j)`")
+    if equilibrium is not None:
+        equilibrium = check_pair("equilibrium", equilibrium, "`(x*, y*)`", " or None")
     ax = _axes(ax)
-    i, j = coords
     starts, sizes = [], None
     for label, trajectory in trajectories.items():
-        (xs, ys), _ = _trajectory(trajectory)
-        flat = tuple(np.asarray(_flat(p, batch=True)) for p in (xs, ys))
+        (xs, ys), _ = _trajectory(label, trajectory)
+        names = (f"trajectories[{label!r}][0]", f"trajectories[{label!r}][1]")
+        flat = tuple(np.asarray(_flat(p, True, n)) for p, n in zip((xs, ys), names, strict=True))
         sizes = sizes or tuple(f.shape[1] for f in flat)
         u, v = _coordinate(flat[0], i, 0), _coordinate(flat[1], j, 1)
         (line,) = ax.plot(u, v, label=label, lw=1.2)
@@ -108,7 +115,10 @@ def phase_portrait(
         label = "start" if n == 0 else None
         ax.scatter([u], [v], marker="o", s=30, color=color, zorder=3, label=label)
     if equilibrium is not None:
-        flat = tuple(np.asarray(_flat(p, batch=False)) for p in equilibrium)
+        names = ("equilibrium[0]", "equilibrium[1]")
+        flat = tuple(
+            np.asarray(_flat(p, False, n)) for p, n in zip(equilibrium, names, strict=True)
+        )
         u, v = _coordinate(flat[0], i, 0), _coordinate(flat[1], j, 1)
         ax.scatter([u], [v], marker="*", s=160, color="black", zorder=4, label="equilibrium")
     ax.set_xlabel("x" if sizes[0] == 1 else f"x[{i}]")
@@ -151,12 +161,17 @@ def distance_curves(
     _check_named(trajectories, "trajectories")
     ax = _axes(ax)
     for label, trajectory in trajectories.items():
-        players, steps = _trajectory(trajectory, ts)
-        d = np.asarray(distance(players, equilibrium), dtype=float)
+        players, steps = _trajectory(label, trajectory, ts)
+        d = np.linalg.norm(np.asarray(_offsets(players, equilibrium), dtype=float), axis=1)
         steps = np.arange(d.shape[0]) if steps is None else np.asarray(steps)
         if steps.shape != d.shape:
             raise ValueError(f"`ts` has shape {steps.shape} but {label!r} has {d.shape[0]} rows.")
         if relative:
+            if d[0] == 0:
+                raise ValueError(
+                    f"`relative=True` divides by the starting distance, but run {label!r} starts "
+                    "at the equilibrium (distance 0); draw it with `relative=False`."
+                )
             d = d / d[0]
         ax.plot(steps, np.where(d > 0, d, np.nan), label=label, lw=1.2)
     ax.set_yscale("log")

@@ -4,12 +4,14 @@ systems, the closed form on f = xy, the CGDs package's ACGD, failures and bad in
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import lineax as lx
 import numpy as np
 import optax
 import pytest
 
 import games
 import minimax as mx
+from minimax._solver.cgd import _CG  # the linear solver itself, for its stopping rule
 
 from .helpers import tree_allclose
 
@@ -86,13 +88,15 @@ def _dense_zero_sum_step(game, x, y, eta):
     return x + dx, y + dy
 
 
-@pytest.mark.parametrize("name", ["bilinear", "quadratic", "general"])
+@pytest.mark.parametrize("name", ["bilinear", "quadratic", "quadratic, warm", "general"])
 def test_matches_dense_solve(name):
-    """Three steps (warm-started solves, a schedule on the bilinear game) against dense solves
-    from each point: of the paper's two zero-sum formulas, or of the general-sum block system."""
+    """Three steps (a schedule on the bilinear game, warm-started solves on the quadratic one)
+    against dense solves from each point: of the paper's two zero-sum formulas, or of the
+    general-sum block system."""
     game, solver, eta = {
         "bilinear": (BILINEAR, CGD_SCHEDULE, SCHEDULE),
         "quadratic": (QUADRATIC, CGD, lambda t: 0.3),
+        "quadratic, warm": (QUADRATIC, mx.CGD(0.3, warm_start=True), lambda t: 0.3),
         "general": (GENERAL, CGD, lambda t: 0.3),
     }[name]
     n, m = (3, 4) if name == "general" else game.A.shape
@@ -122,7 +126,7 @@ def test_contraction_on_xy_and_vmap():
 
 def test_differentiable_in_the_learning_rate():
     """On f = xy, |z_3| = |z_0| (1 + eta^2)^(-3/2): reverse mode through `solve` (implicit
-    differentiation of the warm-started linear solves) gives its derivative."""
+    differentiation of the linear solves) gives its derivative."""
 
     def distance(eta):
         return jnp.hypot(*mx.solve(XY, mx.CGD(eta), Z0, steps=3, save_every=None).players)
@@ -172,10 +176,12 @@ CGDS_Y = [
 ]
 
 
-def test_acgd_matches_cgds_with_pytree_players():
+@pytest.mark.parametrize("warm_start", (False, True))
+def test_acgd_matches_cgds_with_pytree_players(warm_start):
     """The CGDs package's `ACGD` on f = x^T B x / 2 + x^T A y - y^T C y / 2 + b^T x + c^T y
-    (x minimises): RMSProp step sizes with bias correction, and the alternating solves. The
-    players are PyTrees here (a dict with a matrix leaf, a tuple with a scalar leaf)."""
+    (x minimises): RMSProp step sizes with bias correction, and the alternating solves (from
+    zero, or warm-started as in CGDs: the same steps). The players are PyTrees here (a dict
+    with a matrix leaf, a tuple with a scalar leaf)."""
 
     def value(x, y, args):
         flat_x = jnp.concatenate([x["head"], x["tail"].ravel()])
@@ -187,7 +193,7 @@ def test_acgd_matches_cgds_with_pytree_players():
         {"head": want[0][0, :1], "tail": want[0][0, 1:].reshape(1, 2)},
         (want[1][0, 0], want[1][0, 1:]),
     )
-    rows = _run(mx.ACGD(0.5, beta=0.9, eps=1e-8), game, z0, 6)
+    rows = _run(mx.ACGD(0.5, beta=0.9, eps=1e-8, warm_start=warm_start), game, z0, 6)
     for row, x, y in zip(rows, *want, strict=True):
         got_x = jnp.concatenate([row[0]["head"], row[0]["tail"].ravel()])
         got_y = jnp.stack([row[1][0], row[1][1][0]])
@@ -273,3 +279,29 @@ def test_fixed_iterations_and_traced_hyperparameters_are_accepted():
     mx.CGD(0.1, rtol=0, atol=0, max_steps=5)
     mx.ACGD(optax.constant_schedule(0.1), beta=0.0, rtol=1e-6)
     jax.vmap(lambda lr: mx.CGD(lr, rtol=lr).learning_rate)(jnp.array([0.1, 0.2]))
+
+
+@pytest.mark.parametrize("rtol, atol", [(1e-3, 0.0), (0.0, 1e-2), (1e-6, 1e-9)])
+def test_cg_stops_on_the_residual_norm(rtol, atol):
+    """The linear solve stops at the first iterate whose residual has
+    ||r|| <= max(rtol ||b||, atol) (CGDs' rule), and a warm start that already meets it takes
+    no iteration."""
+    key_m, key_b = jax.random.split(jax.random.key(6))
+    m = jax.random.normal(key_m, (12, 12))
+    matrix = jnp.eye(12) + m @ m.T / 4
+    b = jax.random.normal(key_b, (12,))
+    operator = lx.MatrixLinearOperator(matrix, lx.positive_semidefinite_tag)
+    bound = max(rtol * float(jnp.linalg.norm(b)), atol)
+
+    def residual(steps):
+        w = lx.linear_solve(operator, b, _CG(0.0, 0.0, steps), throw=False).value
+        return float(jnp.linalg.norm(b - matrix @ w))
+
+    sol = lx.linear_solve(operator, b, _CG(rtol, atol, None), throw=False)
+    k = int(sol.stats["num_steps"])
+    assert sol.result == lx.RESULTS.successful and k >= 1
+    assert float(jnp.linalg.norm(b - matrix @ sol.value)) <= bound
+    assert residual(k - 1) > bound if k > 1 else float(jnp.linalg.norm(b)) > bound
+    exact = jnp.linalg.solve(matrix, b)
+    warm = lx.linear_solve(operator, b, _CG(rtol, atol, None), options={"y0": exact})
+    assert int(warm.stats["num_steps"]) == 0

@@ -138,16 +138,20 @@ def test_reads_only_the_named_entries(saved):
 def test_header_describes_the_entries(saved):
     path, _ = saved
     data, start, end = _layout(path)
-    assert data.startswith(b"minimax-checkpoint 1\n")
+    assert data.startswith(b"minimax-checkpoint 2\n")
     header = json.loads(data[start:end])
-    assert header["format"] == 1 and header["minimax_version"] == mx.__version__
+    assert header["format"] == 2 and header["minimax_version"] == mx.__version__
     assert header["payload_length"] == len(data) - end
+    assert header["fingerprint"] is None and header["rows"] is None
     entry = header["entries"]["a"]
     leaves = {leaf["path"]: leaf for leaf in entry["leaves"]}
     assert leaves["['f32']"]["shape"] == [2, 3] and leaves["['f32']"]["dtype"] == "float32"
+    assert leaves["['f32']"]["nbytes"] == 2 * 3 * 4
     assert leaves["['key']"]["key_impl"] == "threefry2x32"
     assert "MLP" in entry["treedef"]
-    assert header["entries"]["b"]["offset"] == entry["length"]
+    # The leaves lie one after the other, entry "b" after entry "a".
+    last = entry["leaves"][-1]
+    assert header["entries"]["b"]["leaves"][0]["offset"] == last["offset"] + last["nbytes"]
 
 
 def test_rewrite_replaces_the_file(saved):
@@ -175,9 +179,9 @@ def test_not_a_checkpoint(tmp_path, content):
 def test_unknown_format_version(saved):
     path, _ = saved
     path.write_bytes(
-        path.read_bytes().replace(b"minimax-checkpoint 1\n", b"minimax-checkpoint 2\n")
+        path.read_bytes().replace(b"minimax-checkpoint 2\n", b"minimax-checkpoint 3\n")
     )
-    with pytest.raises(CheckpointError, match="format version '2'.*reads format 1"):
+    with pytest.raises(CheckpointError, match="format version '3'.*reads format 2"):
         read_checkpoint(path, {"b": jnp.zeros(3)})
 
 
@@ -322,7 +326,7 @@ def test_failed_write_keeps_the_last_checkpoint(saved, monkeypatch, where):
     path, tree = saved
     before = path.read_bytes()
     if where == "serialise":
-        monkeypatch.setattr(eqx, "tree_serialise_leaves", _fail)
+        monkeypatch.setattr(_checkpoint, "_raw_bytes", _fail)
     elif where == "write":
         fdopen = os.fdopen
 
@@ -373,6 +377,11 @@ def test_killed_write_keeps_the_last_checkpoint(tmp_path):
     assert done.returncode == -signal.SIGKILL, done.stderr.decode()
     assert path.read_bytes() == before
     assert read_checkpoint(path, {"b": jnp.zeros(3)})["b"].tolist() == [1.0, 1.0, 1.0]
+    # The killed save's temporary file is left; the next save removes it.
+    (orphan,) = [name for name in os.listdir(tmp_path) if name != path.name]
+    assert orphan.startswith(".run.eqx.tmp-")
+    write_checkpoint(path, {"b": jnp.ones(3)})
+    assert os.listdir(tmp_path) == [path.name]
 
 
 # The public wrappers, over a real run
@@ -424,3 +433,211 @@ def test_load_with_another_solver_or_players(run, tmp_path):
         _checkpoint.load_checkpoint(path, game, solver, wider)
     with pytest.raises(TypeError, match="`sol`"):
         _checkpoint.save_checkpoint(path, sol.players)
+
+
+# Stale temporary files
+
+
+def _dead_pid():
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], stdout=-1)
+    return int(done.stdout)
+
+
+def test_stale_temporary_files_are_removed(saved):
+    path, _ = saved
+    folder = path.parent
+    stale = folder / f".run.eqx.tmp-{_dead_pid()}-0a1b2c3d"
+    live = folder / f".run.eqx.tmp-{os.getppid()}-0a1b2c3d"  # a process still writing
+    others = [folder / ".other.eqx.tmp-1-0a1b2c3d", folder / "run.eqx.bak", folder / "run.eqx.rows"]
+    for file in (stale, live, *others):
+        file.write_bytes(b"x")
+    write_checkpoint(path, {"b": jnp.zeros(3)})
+    assert not stale.exists() and live.exists() and all(file.exists() for file in others)
+    # A run that only reads the finished file removes them too, before any computing.
+    stale.write_bytes(b"x")
+    assert _checkpoint.prepare_checkpoint(path) == str(path)
+    assert not stale.exists()
+
+
+# Rows: appended, never rewritten
+
+ROW = {"x": jnp.zeros(3, jnp.float32), "key": jax.random.key(0)}
+
+
+def _rows(start, n):
+    return {
+        "x": jnp.arange(start * 3, (start + n) * 3, dtype=jnp.float32).reshape(n, 3) * 0.1,
+        "key": jax.random.split(jax.random.key(start), n),
+    }
+
+
+def _rows_file(path):
+    (name,) = [p for p in os.listdir(path.parent) if p.startswith(f"{path.name}.rows-")]
+    return path.parent / name
+
+
+def _concat(*trees):
+    def join(*leaves):
+        if jax.dtypes.issubdtype(leaves[0].dtype, jax.dtypes.prng_key):
+            return jax.random.wrap_key_data(
+                jnp.concatenate([jax.random.key_data(k) for k in leaves])
+            )
+        return jnp.concatenate(leaves)
+
+    return jax.tree.map(join, *trees)
+
+
+def test_rows_are_appended_and_read_back_bit_exactly(tmp_path):
+    path = tmp_path / "run.eqx"
+    fingerprint = {"steps": "10", "solver": "sha256:0123456789abcdef"}
+    entries = {"players": jnp.ones(4)}
+    write_checkpoint(path, entries, fingerprint=fingerprint, rows={"rows": _rows(0, 3)})
+    rows_file = _rows_file(path)
+    size, first_size = rows_file.stat().st_size, path.stat().st_size
+    write_checkpoint(
+        path, entries, fingerprint=fingerprint, rows={"rows": _rows(3, 5)}, append=True
+    )
+    # Only the new rows were written: 5 rows of 3 float32 and a key, plus a count and a sha256.
+    assert rows_file.stat().st_size == size + 8 + 5 * (3 * 4 + 2 * 4) + 32
+    assert path.stat().st_size == first_size  # the checkpoint itself does not grow
+    out = read_checkpoint(path, {"rows": ROW, "players": jnp.zeros(4)}, fingerprint=fingerprint)
+    _assert_bit_equal(out["rows"], _concat(_rows(0, 3), _rows(3, 5)))
+    _assert_bit_equal(out["players"], jnp.ones(4))
+    numpy_like = {"x": np.zeros(3, np.float32), "key": ROW["key"]}
+    assert isinstance(read_checkpoint(path, {"rows": numpy_like})["rows"]["x"], np.ndarray)
+    # A fresh (not appended) write starts a new rows file and removes the old one.
+    write_checkpoint(path, entries, fingerprint=fingerprint, rows={"rows": _rows(8, 1)})
+    assert _rows_file(path) != rows_file and not rows_file.exists()
+    _assert_bit_equal(read_checkpoint(path, {"rows": ROW})["rows"], _rows(8, 1))
+    write_checkpoint(path, entries)  # no rows: no rows file
+    assert os.listdir(tmp_path) == ["run.eqx"]
+
+
+def test_append_refuses_another_run(tmp_path):
+    path = tmp_path / "run.eqx"
+    write_checkpoint(path, {"a": jnp.ones(2)}, fingerprint={"steps": "1"}, rows={"r": _rows(0, 2)})
+    with pytest.raises(CheckpointError, match="no rows of this run"):
+        write_checkpoint(
+            path,
+            {"a": jnp.ones(2)},
+            fingerprint={"steps": "2"},
+            rows={"r": _rows(2, 1)},
+            append=True,
+        )
+    with pytest.raises(CheckpointError, match="rows differ"):
+        other = {"r": {"x": jnp.ones((1, 2))}}
+        write_checkpoint(
+            path, {"a": jnp.ones(2)}, fingerprint={"steps": "1"}, rows=other, append=True
+        )
+    with pytest.raises(TypeError, match="`append=True` needs `rows`"):
+        write_checkpoint(path, {"a": jnp.ones(2)}, append=True)
+    with pytest.raises(CheckpointError, match="no checkpoint to append to"):
+        write_checkpoint(
+            tmp_path / "new.eqx", {"a": jnp.ones(2)}, rows={"r": _rows(0, 1)}, append=True
+        )
+
+
+def test_a_save_cut_at_any_byte_keeps_the_last_one(tmp_path):
+    """A kill while appending rows leaves a partial chunk after the last good save (which the
+    checkpoint still names); a kill after appending but before replacing the checkpoint leaves a
+    whole chunk the checkpoint does not name. Either way the last save reads back, and the next
+    save writes over what was left."""
+    path = tmp_path / "run.eqx"
+    write_checkpoint(path, {"step": jnp.array(3)}, rows={"rows": _rows(0, 3)})
+    good = path.read_bytes()
+    rows_file = _rows_file(path)
+    before = rows_file.stat().st_size
+    write_checkpoint(path, {"step": jnp.array(5)}, rows={"rows": _rows(3, 2)}, append=True)
+    chunk = rows_file.read_bytes()[before:]
+    path.write_bytes(good)  # the new checkpoint never replaced the old one
+    for cut in [0, 1, 7, 8, 9, len(chunk) // 2, len(chunk) - 33, len(chunk) - 1, len(chunk)]:
+        with open(rows_file, "r+b") as f:
+            f.truncate(before)
+            f.seek(before)
+            f.write(chunk[:cut])
+        out = read_checkpoint(path, {"rows": ROW, "step": jnp.array(0)})
+        _assert_bit_equal(out["rows"], _rows(0, 3))
+        assert int(out["step"]) == 3
+    write_checkpoint(path, {"step": jnp.array(4)}, rows={"rows": _rows(7, 1)}, append=True)
+    write_checkpoint(path, {"step": jnp.array(4)}, rows={"rows": _rows(8, 0)}, append=True)
+    _assert_bit_equal(
+        read_checkpoint(path, {"rows": ROW})["rows"], _concat(_rows(0, 3), _rows(7, 1))
+    )
+
+
+def test_damaged_rows_file(tmp_path):
+    path = tmp_path / "run.eqx"
+    write_checkpoint(path, {"a": jnp.ones(2)}, rows={"rows": _rows(0, 3)})
+    rows_file = _rows_file(path)
+    data = bytearray(rows_file.read_bytes())
+    data[-40] ^= 1
+    rows_file.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="do not match their sha256 checksum"):
+        read_checkpoint(path, {"rows": ROW})
+    read_checkpoint(path, {"a": jnp.zeros(2)})  # the rows are read only when asked for
+    rows_file.write_bytes(bytes(data[:-1]))
+    with pytest.raises(CheckpointError, match="rows file .* is truncated"):
+        read_checkpoint(path, {"rows": ROW})
+    rows_file.unlink()
+    with pytest.raises(CheckpointError, match="rows file .* is missing: .* keep them together"):
+        read_checkpoint(path, {"rows": ROW})
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symlinks")
+def test_symlink_is_written_through(tmp_path):
+    (tmp_path / "store").mkdir()
+    target = tmp_path / "store" / "run.eqx"
+    link = tmp_path / "link.eqx"
+    link.symlink_to(target)
+    write_checkpoint(link, {"a": jnp.ones(2)}, rows={"r": _rows(0, 2)})
+    write_checkpoint(link, {"a": jnp.full(2, 2.0)}, rows={"r": _rows(2, 1)}, append=True)
+    assert link.is_symlink() and target.is_file()
+    assert sorted(os.listdir(tmp_path)) == ["link.eqx", "store"]
+    assert read_checkpoint(link, {"a": jnp.zeros(2)})["a"].tolist() == [2.0, 2.0]
+    _assert_bit_equal(read_checkpoint(target, {"r": ROW})["r"], _concat(_rows(0, 2), _rows(2, 1)))
+
+
+def test_deeply_nested_header(tmp_path):
+    path = tmp_path / "run.eqx"
+    header = b"[" * 100_000 + b"]" * 100_000
+    path.write_bytes(b"minimax-checkpoint 2\n" + struct.pack("<Q", len(header)) + header)
+    with pytest.raises(CheckpointError, match="header is corrupted"):
+        read_checkpoint(path, {"a": jnp.zeros(2)})
+
+
+# Fingerprints
+
+
+_GLOBAL = jnp.ones(2)
+
+
+def _uses_global(x, y, args):
+    return jnp.dot(_GLOBAL * x, y)
+
+
+def test_fingerprint_sees_what_makes_a_run():
+    import optax
+
+    def fingerprint(game=None, solver=None, players=None, **kw):
+        players = players or (jnp.ones(2), jnp.zeros(2))
+        game = game or mx.ZeroSumGame(lambda x, y, args: jnp.dot(x, y))
+        solver = solver or mx.Simultaneous(optax.sgd(0.1))
+        return _checkpoint.run_fingerprint(game, solver, players, None, None, 10, 1, None, **kw)
+
+    base = fingerprint()
+    assert base == fingerprint()  # rebuilt objects, the same run
+    assert base["steps"] == "10" and base["save_every"] == "1"
+    changes = {
+        "solver": fingerprint(solver=mx.Simultaneous(optax.sgd(0.2))),  # inside optax's closure
+        "game": fingerprint(game=mx.ZeroSumGame(lambda x, y, args: jnp.dot(x, y) + 0.0)),
+        "players": fingerprint(players=(jnp.ones(2), jnp.ones(2))),
+    }
+    for item, other in changes.items():
+        assert [k for k in base if base[k] != other[k]] == [item]
+    global _GLOBAL
+    game = mx.ZeroSumGame(_uses_global)
+    before = fingerprint(game=game)
+    _GLOBAL = 2 * _GLOBAL  # a global array the game's function reads
+    assert fingerprint(game=game)["game"] != before["game"]
+    with pytest.raises(TypeError, match="`players` holds a traced value.*`checkpoint=`"):
+        jax.jit(lambda x: fingerprint(players=(x, x)))(jnp.ones(2))

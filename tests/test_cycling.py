@@ -67,3 +67,45 @@ def test_fixed_first_step_cycles_less(name, beta):
         assert fixed.path_length < legacy.path_length
         assert np.isfinite(fixed.steps_to_tol) and np.isfinite(legacy.steps_to_tol)
         assert abs(fixed.steps_to_tol - legacy.steps_to_tol) <= 0.01 * legacy.steps_to_tol
+
+
+def test_a_run_from_the_equilibrium_has_no_nan():
+    """From the equilibrium (d_0 = 0), relative lengths are 0 where the run stays, inf where it
+    leaves (the convention in `minimax.Cycling`)."""
+    stays = (jnp.zeros((3, 1)), jnp.zeros((3, 1)))
+    report = mx.cycling(stays, ORIGIN)
+    assert tuple(map(float, report)) == (0.0, 1.0, 0.0, 0.0, 0.0, 0.0)
+    leaves = (jnp.array([[0.0], [0.1], [0.2]]), jnp.zeros((3, 1)))
+    report = mx.cycling(leaves, ORIGIN)
+    assert tuple(map(float, report)) == (np.inf, np.inf, np.inf, 0.0, np.inf, np.inf)
+    returns = (jnp.array([[0.0], [0.1], [0.0]]), jnp.zeros((3, 1)))
+    report = mx.cycling(returns, ORIGIN)
+    assert (float(report.distance), float(report.steps_to_tol)) == (0.0, 2.0)
+    # A real run: OGDA started at the equilibrium of x y stays there.
+    game = mx.ZeroSumGame(lambda x, y, args: x * y)
+    solver = mx.Simultaneous(mx.optimistic_gradient(0.2))
+    sol = mx.solve(game, solver, (jnp.array(0.0), jnp.array(0.0)), steps=5)
+    report = mx.cycling(sol.trajectory, (0.0, 0.0))
+    assert not np.isnan(np.array(report)).any() and float(report.path_length) == 0.0
+    # Under vmap, a batch with one run from the equilibrium.
+    xs = jnp.array([[1.0, 0.5, 0.0], [0.0, 0.0, 0.0]])
+    batch = jax.vmap(lambda x: mx.cycling((x[:, None], jnp.zeros((3, 1))), ORIGIN))(xs)
+    np.testing.assert_array_equal(batch.path_length, [1.0, 0.0])
+
+
+def test_bad_trajectories_and_equilibria():
+    game = mx.ZeroSumGame(lambda x, y, args: x * y)
+    solver = mx.Simultaneous(mx.optimistic_gradient(0.2))
+    start = (jnp.array(1.0), jnp.array(1.0))
+    sol = mx.solve(game, solver, start, steps=3)
+    with pytest.raises(TypeError, match=r"`equilibrium` must be a pair `\(x\*, y\*\)`.*float"):
+        mx.cycling(sol.trajectory, 5.0)
+    with pytest.raises(TypeError, match=r"`point` must be a pair"):
+        mx.distance(sol.trajectory, (0.0,))
+    recorded = mx.solve(game, solver, start, steps=3, save=lambda p, args: {"x": p[0]})
+    with pytest.raises(TypeError, match=r"`trajectory` must be a pair.*with `save=`.*got dict"):
+        mx.cycling(recorded.trajectory, (0.0, 0.0))
+    with pytest.raises(ValueError, match=r"leading axis of steps.*Final players"):
+        mx.cycling(sol.players, (0.0, 0.0))
+    with pytest.raises(TypeError, match="no floating-point arrays"):
+        mx.distance((jnp.arange(3), jnp.arange(3)), (0.0, 0.0))

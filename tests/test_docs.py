@@ -13,6 +13,7 @@ PAGES = [
     "docs/getting-started.md",
     "docs/long-runs.md",
     "docs/training.md",
+    "docs/digits-gan.md",
     "docs/matrix-games.md",
     "docs/linear-programs.md",
     "docs/constrained-learning.md",

@@ -231,6 +231,72 @@ def test_lagrangian_bad_input():
         game.equilibrium()
 
 
+# Proxy Lagrangians: the multipliers see the true constraints, x a differentiable proxy
+
+
+def _step_excess(x, args):  # [x > 1] - 0.5 <= 0, i.e. x <= 1; its gradient is 0 everywhere
+    return jnp.where(x > 1.0, 1.0, 0.0) - 0.5
+
+
+def _far_objective(x, args):
+    return (x - 2.0) ** 2
+
+
+def test_proxy_lagrangian_enforces_a_constraint_without_gradient():
+    """min (x - 2)^2 s.t. x <= 1 written as a step: x* = 1, lam* = 2 (stationarity of the proxy
+    Lagrangian with proxy x - 1). The plain Lagrangian cannot see the step: x goes to 2, and
+    lam grows without bound."""
+    x0 = jnp.array(0.0)
+    solver = mx.Simultaneous(optax.sgd(0.01))
+    proxy = games.ProxyLagrangian(
+        _far_objective, inequality=_step_excess, proxy_inequality=lambda x, args: x - 1.0
+    )
+    sol = mx.solve(proxy, solver, (x0, proxy.initial_multipliers(x0)), steps=4000)
+    x, (lam, _) = sol.trajectory
+    # The iterates hover around the boundary; their average is the answer (Cotter et al. 2019).
+    np.testing.assert_allclose(x[2000:].mean(), 1.0, atol=1e-2)
+    np.testing.assert_allclose(lam[2000:].mean(), 2.0, atol=2e-2)
+    assert float(jnp.abs(x[2000:] - 1.0).max()) < 0.1
+    plain = games.Lagrangian(_far_objective, inequality=_step_excess)
+    sol = mx.solve(plain, solver, (x0, plain.initial_multipliers(x0)), steps=4000)
+    assert float(plain.violation(sol.players[0])) == 0.5 and float(sol.players[1][0]) > 10
+
+
+def test_proxy_lagrangian_without_surrogates_is_the_lagrangian():
+    """With each proxy equal to its constraint, the general-sum field and losses are the
+    zero-sum Lagrangian's."""
+    lagrangian, kkt = LAGRANGIANS["both"]
+    proxy = games.ProxyLagrangian(
+        lagrangian.objective,
+        inequality=lagrangian.inequality,
+        equality=lagrangian.equality,
+        proxy_inequality=lagrangian.inequality,
+    )
+    assert not isinstance(proxy, mx.AbstractZeroSumGame)
+    z = (jnp.array([0.3, -0.7]), (jnp.array([1.5, 0.5]), jnp.array(-2.0)))
+    assert tree_allclose(proxy.vector_field(z), lagrangian.vector_field(z))
+    assert tree_allclose(proxy.losses(z), lagrangian.losses(z))
+    for player in (0, 1):
+        assert tree_allclose(proxy.gradient(player, z), lagrangian.gradient(player, z))
+    assert float(proxy.kkt_error(kkt)) < 1e-14
+
+
+def test_proxy_lagrangian_bad_input():
+    with pytest.raises(ValueError, match="needs a proxy"):
+        games.ProxyLagrangian(_far_objective, inequality=_step_excess)
+    with pytest.raises(ValueError, match="`proxy_equality` is given, but `equality`"):
+        games.ProxyLagrangian(
+            _far_objective, inequality=_step_excess, proxy_equality=lambda x, args: x
+        )
+    with pytest.raises(TypeError, match="`proxy_inequality` must be callable"):
+        games.ProxyLagrangian(_far_objective, inequality=_step_excess, proxy_inequality=1.0)
+    wide = games.ProxyLagrangian(
+        _far_objective, inequality=_step_excess, proxy_inequality=lambda x, args: jnp.stack([x, x])
+    )
+    with pytest.raises(ValueError, match=r"`proxy_inequality\(x, args\)` has shape \(2,\)"):
+        wide.vector_field((jnp.array(0.0), (jnp.array(0.0), None)))
+
+
 # Restarts
 
 

@@ -134,7 +134,7 @@ def test_new_figure_when_no_axes(runs):
 def test_bad_arguments():
     with pytest.raises(TypeError, match="non-empty dict"):
         mxp.phase_portrait({}, ax=_axes())
-    with pytest.raises(TypeError, match=r"must be `\(xs, ys\)`"):
+    with pytest.raises(TypeError, match=r"`trajectories\[.a.\]` must be a pair `\(xs, ys\)`"):
         mxp.distance_curves({"a": jnp.zeros(3)}, ORIGIN, ax=_axes())
 
 
@@ -150,3 +150,21 @@ def test_without_matplotlib(monkeypatch):
     finally:
         monkeypatch.undo()
         importlib.reload(mxp)
+
+
+def test_clear_errors_for_what_cannot_be_drawn(runs):
+    recorded = mx.solve(
+        XY, mx.Simultaneous(optax.sgd(0.2)), START, steps=3, save=lambda p, a: {"x": p[0]}
+    )
+    for draw in (mxp.phase_portrait, lambda t, ax: mxp.distance_curves(t, ORIGIN, ax=ax)):
+        with pytest.raises(TypeError, match=r"trajectories\['saved'\].*recorded with `save=`"):
+            draw({"saved": recorded}, ax=_axes())
+    with pytest.raises(TypeError, match=r"`equilibrium` must be a pair `\(x\*, y\*\)` or None"):
+        mxp.phase_portrait({"GDA": runs["GDA"]}, equilibrium=5.0, ax=_axes())
+    with pytest.raises(TypeError, match=r"`equilibrium` must be a pair `\(x\*, y\*\)`"):
+        mxp.distance_curves({"GDA": runs["GDA"]}, 5.0, ax=_axes())
+    with pytest.raises(ValueError, match=r"trajectories\['final'\]\[0\]` must be recorded steps"):
+        mxp.phase_portrait({"final": runs["GDA"].players}, ax=_axes())
+    still = mx.solve(XY, mx.Simultaneous(optax.sgd(0.2)), ORIGIN, steps=3)
+    with pytest.raises(ValueError, match="run 'still' starts at the equilibrium"):
+        mxp.distance_curves({"still": still}, ORIGIN, relative=True, ax=_axes())

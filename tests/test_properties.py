@@ -334,8 +334,8 @@ class _Writes:
     def __init__(self, die_after=None):
         self.count, self.die_after, self.real = 0, die_after, _checkpoint.write_checkpoint
 
-    def __call__(self, path, entries):
-        self.real(path, entries)
+    def __call__(self, path, entries, **kwargs):
+        self.real(path, entries, **kwargs)
         self.count += 1
         if self.count == self.die_after:
             raise _Killed

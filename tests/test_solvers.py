@@ -101,3 +101,23 @@ def test_alternating_uses_the_new_x():
     (x1, y1), _ = solver.step(game, (x, y), solver.init(game, (x, y)))
     np.testing.assert_allclose(x1, x - 0.25 * 2 * (x - y))
     np.testing.assert_allclose(y1, y - 0.25 * 2 * (y - 2 * x1))
+
+
+def test_extra_adam_solves_coopers_toy_problem():
+    """cooper's `test_extrapolation`: min x^2 + 2 y^2 s.t. x + y >= 1, x^2 + y <= 1 from
+    (0, -1), Extra-Adam (1e-2) for the primal and extra-gradient SGD (1e-2) for the multipliers,
+    2000 steps: (2/3, 1/3) within 1e-2 relative. Adam's moments must see both half-steps."""
+    import games
+
+    game = games.Lagrangian(
+        lambda z, args: z[0] ** 2 + 2 * z[1] ** 2,
+        inequality=lambda z, args: jnp.stack([1 - z[0] - z[1], z[0] ** 2 + z[1] - 1]),
+    )
+    z0 = jnp.array([0.0, -1.0])
+    players, optimum = (z0, game.initial_multipliers(z0)), jnp.array([2 / 3, 1 / 3])
+    errors = {}
+    for share in (True, False):
+        solver = mx.ExtraGradient(optax.adam(1e-2), optax.sgd(1e-2), share_state=share)
+        x = mx.solve(game, solver, players, steps=2000, save_every=None).players[0]
+        errors[share] = float(jnp.max(jnp.abs(x - optimum) / optimum))
+    assert errors[True] < 1e-3 < 1e-2 < errors[False]

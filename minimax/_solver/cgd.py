@@ -28,7 +28,7 @@ class CGDState(eqx.Module):
 
     - `count`: the number of steps taken (what a learning-rate schedule is called with).
     - `solution`: the last linear solve's solution for each player, `w = -Δ / η` (the pair
-      `(Δx, Δy)` is the last step): the next solve starts from it (warm start).
+      `(Δx, Δy)` is the last step): with `warm_start=True` the next solve starts from it.
     """
 
     count: Int[Array, ""]
@@ -43,7 +43,7 @@ class ACGDState(eqx.Module):
     - `count`: the number of steps taken (the bias correction's `t - 1`; its parity picks the
       player whose system is solved).
     - `solution`: the last linear solve's solution for each player, `c = -Δ / sqrt(η)`
-      (elementwise): the next solve for that player starts from it (warm start).
+      (elementwise): with `warm_start=True` the next solve for that player starts from it.
     - `second_moments`: each player's exponential moving average of its squared gradient.
     """
 
@@ -84,11 +84,86 @@ def _linear_solver(kind, rtol, atol, max_steps, params: Players):
         eps = max(float(np.finfo(leaf.dtype).eps) for leaf in jax.tree.leaves(params))
         tol = eps**_TOLERANCE_POWER
         rtol, atol = (tol if rtol is None else rtol), (tol if atol is None else atol)
-    if max_steps is not None and not (_is_zero(rtol) and _is_zero(atol)):
+    if kind is lx.GMRES and max_steps is not None and not (_is_zero(rtol) and _is_zero(atol)):
         # lineax reports a solve that used all `max_steps` iterations as failed, even if its
         # last one converged: one more makes "converged within `max_steps`" a success.
         max_steps = max_steps + 1
     return kind(rtol=rtol, atol=atol, max_steps=max_steps)
+
+
+def _dot(a: PyTree, b: PyTree) -> Array:
+    return sum(jnp.vdot(u, v) for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
+
+
+class _CG(lx.AbstractLinearSolver):
+    r"""Conjugate gradients for a symmetric positive definite operator, stopped by the norm of
+    the residual $r = b - Aw$: converged once $\|r\| \le \max(\mathrm{rtol}\,\|b\|,
+    \mathrm{atol})$ (2-norms over every leaf, compared squared, as CGDs does), checked before
+    the first iteration too, so a warm start that already solves the system costs no iteration.
+
+    It differs from `lineax.CG` in the rule (lineax's is entrywise, on the residual and on the
+    last update, after at least one iteration, which usually costs one more iteration) and in
+    evaluating the operator once per iteration (plus once for the warm start's residual): the
+    residual is updated recursively and never recomputed, as in CGDs (a drift that only matters
+    after far more iterations than a CGD step takes). A subclass of lineax's solver, so that
+    `lineax.linear_solve` still differentiates the solve implicitly.
+
+    With `rtol = atol = 0` it takes exactly `max_steps` iterations (fewer if the residual
+    vanishes) and succeeds; otherwise a solve still above the tolerance after `max_steps`
+    iterations (`None`: 10 times the number of unknowns) reports `max_steps_reached`.
+    """
+
+    rtol: Any
+    atol: Any
+    max_steps: int | None = eqx.field(static=True)
+
+    def init(self, operator, options):
+        return operator
+
+    def compute(self, state, vector, options):
+        operator = state
+        size = sum(leaf.size for leaf in jax.tree.leaves(vector))
+        max_steps = 10 * size if self.max_steps is None else self.max_steps
+        fixed = _is_zero(self.rtol) and _is_zero(self.atol)
+        dtype = jnp.result_type(*jax.tree.leaves(vector))
+        rtol, atol = (jnp.asarray(t, dtype) for t in (self.rtol, self.atol))
+        bound = jnp.maximum(rtol**2 * _dot(vector, vector), atol**2)
+        if "y0" in options:
+            w0 = options["y0"]
+            r0 = _add(vector, operator.mv(w0), -1)
+        else:  # from zero, the residual is the right-hand side: no product needed
+            w0, r0 = jax.tree.map(jnp.zeros_like, vector), vector
+        rr0 = _dot(r0, r0)
+
+        def done(rr):
+            # A zero residual is exact (and would make the next step 0 / 0); a NaN one stops.
+            return (rr == 0) | ~(rr > bound) if not fixed else ~(rr > 0)
+
+        def cond(carry):
+            _, _, _, rr, k = carry
+            return (k < max_steps) & ~done(rr)
+
+        def body(carry):
+            w, r, p, rr, k = carry
+            ap = operator.mv(p)
+            alpha = rr / _dot(p, ap)
+            w, r = _add(w, p, alpha), _add(r, ap, -alpha)
+            rr_new = _dot(r, r)
+            return w, r, _add(r, p, rr_new / rr), rr_new, k + 1
+
+        w, _, _, rr, steps = jax.lax.while_loop(cond, body, (w0, r0, r0, rr0, jnp.array(0)))
+        converged = (steps == max_steps) | (rr == 0) if fixed else done(rr) & jnp.isfinite(rr)
+        result = lx.RESULTS.where(converged, lx.RESULTS.successful, lx.RESULTS.max_steps_reached)
+        return w, result, {"num_steps": steps}
+
+    def transpose(self, state, options):
+        return state, {}  # symmetric; the warm start belongs to the forward solve
+
+    def conj(self, state, options):
+        return state, {}  # real
+
+    def assume_full_rank(self):
+        return True
 
 
 def _linearised(game, params: Players, static: Players, args, key, model_state):
@@ -107,10 +182,30 @@ def _linearised(game, params: Players, static: Players, args, key, model_state):
     return (f0, f1), (j01, j10), new_state
 
 
-def _warm_start(guess: PyTree) -> dict:
+def _linearised_zero_sum(game, params: Players, static: Players, args, key, model_state):
+    """As `_linearised`, for a zero-sum game from one linearisation: the field along `y`
+    gives `J01`, and `J10 = -J01^T` (as `F_1 = -∇_y f`) by transposing it."""
+    x, y = params
+    field, along_y, new_state = jax.linearize(
+        lambda y_: field_and_state(game, (x, y_), static, args, key, model_state), y, has_aux=True
+    )
+
+    def j01(v):
+        return along_y(v)[0]
+
+    j01_t = jax.linear_transpose(j01, y)
+
+    def j10(u):
+        return _times(-1.0, j01_t(u)[0])
+
+    return field, (j01, j10), new_state
+
+
+def _start(guess: PyTree, warm: bool) -> dict:
+    """The solve's options: start from `guess` if `warm`, else from zero."""
     # The solution does not depend on where the solve starts, so neither does its derivative:
     # lineax differentiates the solve implicitly and refuses a differentiable `y0`.
-    return {"y0": jax.lax.stop_gradient(guess)}
+    return {"y0": jax.lax.stop_gradient(guess)} if warm else {}
 
 
 def _solve_result(solution: lx.Solution, rhs: PyTree) -> tuple[RESULTS, dict[str, Array]]:
@@ -120,7 +215,9 @@ def _solve_result(solution: lx.Solution, rhs: PyTree) -> tuple[RESULTS, dict[str
     return result, {"linear_solve_steps": solution.stats["num_steps"]}
 
 
-def _zero_sum_solve(i: int, eta, scale, pre, field, jac, warm: Players, solver) -> tuple:
+def _zero_sum_solve(
+    i: int, eta, scale, pre, field, jac, guess: Players, solver, warm: bool
+) -> tuple:
     r"""Solve player `i`'s system of the zero-sum CGD update; the other player's step follows.
 
     With `j` the other player, the local Nash equilibrium is `Δ_i = -η_i (F_i + J_ij Δ_j)`,
@@ -141,8 +238,8 @@ def _zero_sum_solve(i: int, eta, scale, pre, field, jac, warm: Players, solver) 
         return _add(c, _times(pre[i], jac[i](_times(eta[j], jac[j](_times(scale[i], c))))), -1)
 
     tags = frozenset({lx.symmetric_tag, lx.positive_semidefinite_tag})
-    operator = lx.FunctionLinearOperator(matvec, _structure(warm[i]), tags)
-    sol = lx.linear_solve(operator, rhs, solver, options=_warm_start(warm[i]), throw=False)
+    operator = lx.FunctionLinearOperator(matvec, _structure(guess[i]), tags)
+    sol = lx.linear_solve(operator, rhs, solver, options=_start(guess[i], warm), throw=False)
     delta_i = _times(-1.0, _times(scale[i], sol.value))
     w_j = _add(field[j], jac[j](delta_i))
     delta_j = _times(-1.0, _times(eta[j], w_j))
@@ -156,14 +253,14 @@ def _sqrt(tree: PyTree) -> PyTree:
     return jax.tree.map(jnp.sqrt, tree)
 
 
-def _general_sum_solve(eta, field, jac, warm: Players, solver) -> tuple:
+def _general_sum_solve(eta, field, jac, guess: Players, solver, warm: bool) -> tuple:
     """The block system `(I + η O) w = F`, `O = [[0, J01], [J10, 0]]`, by GMRES; `Δ = -η w`."""
 
     def matvec(w):
         return _add(w, _times(eta, (jac[0](w[1]), jac[1](w[0]))))
 
-    operator = lx.FunctionLinearOperator(matvec, _structure(warm))
-    sol = lx.linear_solve(operator, field, solver, options=_warm_start(warm), throw=False)
+    operator = lx.FunctionLinearOperator(matvec, _structure(guess))
+    sol = lx.linear_solve(operator, field, solver, options=_start(guess, warm), throw=False)
     deltas = _times(-1.0, _times(eta, sol.value))
     return deltas, sol.value, _solve_result(sol, field)
 
@@ -214,18 +311,20 @@ class CGD(AbstractSolver[CGDState]):
     \Delta y = \eta \big(\nabla_y f + D_{yx} f\, \Delta x\big),$$
 
     whose matrix $I + \eta^2 D_{xy} f\, D_{yx} f$ is symmetric positive definite
-    ($D_{yx} f = D_{xy} f^\top$): CGD solves it with conjugate gradients (`lineax.CG`) and
-    takes $\Delta y$ in closed form. A general-sum game's block system is solved with GMRES
-    (`lineax.GMRES`). No matrix is formed: each iteration takes two mixed Hessian-vector
-    products, forward-mode derivatives of one player's gradient along the other player's
-    parameters, linearised once per step. Each solve starts from the previous step's solution.
+    ($D_{yx} f = D_{xy} f^\top$): CGD solves it with conjugate gradients and takes $\Delta y$
+    in closed form. A general-sum game's block system is solved with GMRES (`lineax.GMRES`).
+    No matrix is formed: each iteration takes two mixed Hessian-vector products, derivatives
+    of one player's gradient along the other player's parameters. In a zero-sum game both
+    come from one linearisation per step: $D_{xy} f\, v$ forward over reverse, and
+    $D_{yx} f\, u$ as its transpose (a general-sum game linearises each player's gradient).
+    Both solves are differentiated implicitly (lineax), so a run is differentiable.
 
     On the bilinear game $f = xy$ a step is a rotation scaled by $1 / \sqrt{1 + \eta^2}$: CGD
     converges for every $\eta > 0$, where simultaneous gradient descent-ascent spirals out.
 
     A linear solve that does not converge within `max_steps` iterations is reported as
-    reported as lineax reports it (e.g. [`minimax.RESULTS`][]`.max_steps_reached`, promoted from
-    lineax): [`minimax.solve`][] undoes that step and stops. Each step reports the iterations of
+    [`minimax.RESULTS`][]`.max_steps_reached` (GMRES's other failures as lineax reports them,
+    promoted): [`minimax.solve`][] undoes that step and stops. Each step reports the iterations of
     its solve in `stats["linear_solve_steps"]`. A model state is the base point's.
 
     On a constrained game the new point is projected onto the players' feasible sets,
@@ -237,21 +336,27 @@ class CGD(AbstractSolver[CGDState]):
 
     - `learning_rate`: the step size $\eta > 0$: a float, an optax schedule (called with the
       number of steps taken), or a traced scalar (e.g. under `jax.vmap`).
-    - `rtol`, `atol`: the linear solve's relative and absolute tolerances, with lineax's rule:
-      it has converged when every entry of the residual $r = b - Aw$ is within
-      `atol + rtol * |b_i|`, and every entry of its last update within `atol + rtol * |w_i|`.
-      The default for each is `eps ** 0.75` for the least precise floating dtype of the
-      players: 1.8e-12 in float64, so that a step agrees with a dense solve of the same system
-      to well within 1e-10 on small games (the zero-sum matrix's eigenvalues are at least 1,
-      so the error in $\Delta x$ is at most $\eta$ times the residual), and 6.4e-6 in
-      float32, well above the rounding floor of a float32 residual, which a tolerance near
-      `eps` would not reliably reach.
-    - `max_steps`: the most iterations of each linear solve, as lineax counts them: CG
-      iterations, or GMRES restart cycles (of up to 20 Krylov vectors each); a solve that has
-      not converged within them fails. `None` (default) is lineax's `10 * size`, with `size`
-      the number of unknowns (in exact arithmetic CG needs at most `size`). With
-      `rtol = atol = 0`, every solve takes exactly `max_steps` iterations and counts as
-      converged.
+    - `rtol`, `atol`: the linear solve's relative and absolute tolerances. CG has converged
+      when the residual $r = b - Aw$ has $\|r\| \le \max(\mathrm{rtol}\, \|b\|,
+      \mathrm{atol})$ (2-norms over all the player's parameters; the rule of the CGDs
+      package, whose `tol` and `atol` are the squares of these), checked before the first
+      iteration too. GMRES uses lineax's rule: every entry of the residual within
+      `atol + rtol * |b_i|`. The default for each is `eps ** 0.75` for the least precise
+      floating dtype of the players: 1.8e-12 in float64, so that a step agrees with a dense
+      solve of the same system to well within 1e-10 on small games (the zero-sum matrix's
+      eigenvalues are at least 1, so the error in $\Delta x$ is at most $\eta$ times the
+      residual), and 6.4e-6 in float32, well above the rounding floor of a float32 residual,
+      which a tolerance near `eps` would not reliably reach.
+    - `max_steps`: the most iterations of each linear solve: CG iterations, or GMRES restart
+      cycles (of up to 20 Krylov vectors each); a solve that has not converged within them
+      fails. `None` (default) is `10 * size`, with `size` the number of unknowns (in exact
+      arithmetic CG needs at most `size`). With `rtol = atol = 0`, every solve takes exactly
+      `max_steps` iterations and counts as converged.
+    - `warm_start`: start each solve from the previous step's solution (as CGDs does), rather
+      than from zero (default). A warm start costs one more product with the matrix per step
+      (two Hessian-vector products) for the starting residual; on the GAN of
+      `benchmarks/cgd.py` it saved no iterations (one per step either way), so it is off by
+      default.
 
     ```python
     >>> import jax.numpy as jnp, minimax as mx
@@ -271,6 +376,7 @@ class CGD(AbstractSolver[CGDState]):
     rtol: Any = eqx.field(default=None, kw_only=True)
     atol: Any = eqx.field(default=None, kw_only=True)
     max_steps: Any = eqx.field(default=None, static=True, kw_only=True)
+    warm_start: bool = eqx.field(default=False, static=True, kw_only=True)
 
     def __check_init__(self):
         check_scalar("learning_rate", self.learning_rate, low=0, low_open=True, schedule=True)
@@ -300,17 +406,22 @@ class CGD(AbstractSolver[CGDState]):
         model_state: PyTree = None,
     ) -> Step[CGDState]:
         params, static = split_players(players)
-        field, jac, model_state = _linearised(game, params, static, args, key, model_state)
         eta = _learning_rate(self.learning_rate, state.count)
         if isinstance(game, AbstractZeroSumGame):
-            solver = _linear_solver(lx.CG, self.rtol, self.atol, self.max_steps, params)
+            field, jac, model_state = _linearised_zero_sum(
+                game, params, static, args, key, model_state
+            )
+            solver = _linear_solver(_CG, self.rtol, self.atol, self.max_steps, params)
             pair, ones = (eta, eta), (1.0, 1.0)
             deltas, solution, result = _zero_sum_solve(
-                0, pair, pair, ones, field, jac, state.solution, solver
+                0, pair, pair, ones, field, jac, state.solution, solver, self.warm_start
             )
         else:
+            field, jac, model_state = _linearised(game, params, static, args, key, model_state)
             solver = _linear_solver(lx.GMRES, self.rtol, self.atol, self.max_steps, params)
-            deltas, solution, result = _general_sum_solve(eta, field, jac, state.solution, solver)
+            deltas, solution, result = _general_sum_solve(
+                eta, field, jac, state.solution, solver, self.warm_start
+            )
         new = CGDState(state.count + 1, solution)
         return Step(game.projection(_apply(players, deltas)), new, *result, model_state)
 
@@ -341,15 +452,15 @@ class ACGD(AbstractSolver[ACGDState]):
 
     and the other player's step follows in closed form from the first equation. As in CGDs,
     the player solved for alternates, the maximiser $y$ at odd $t$ and the minimiser $x$ at
-    even $t$, and each solve starts from that player's last solution. (With exact solves the
-    two give the same step.) On a constrained game the new point is projected, as in
-    [`minimax.CGD`][].
+    even $t$ (with exact solves the two give the same step); with `warm_start=True` each solve
+    starts from that player's last solution, as in CGDs. On a constrained game the new point
+    is projected, as in [`minimax.CGD`][].
 
-    Tolerances follow lineax's rule, as in [`minimax.CGD`][]. CGDs instead stops CG when
-    $\|r\|^2 < \mathrm{tol}\, \|b\|^2$ or $\|r\|^2 < \mathrm{atol}$ (squared norms: its
-    defaults `tol=1e-12`, `atol=1e-20` are a relative residual of 1e-6 and an absolute one of
-    1e-10), and after `size` iterations carries on with whatever CG reached; here a solve that
-    does not converge is [`minimax.RESULTS`][]`.linear_solve_failed`.
+    CG stops on CGDs' rule, as in [`minimax.CGD`][]: CGDs' `tol` and `atol` are the squares of
+    `rtol` and `atol` here (its defaults `tol=1e-12`, `atol=1e-20` are `rtol=1e-6`,
+    `atol=1e-10`). After `size` iterations CGDs carries on with whatever CG reached; here a
+    solve that does not converge is [`minimax.RESULTS`][]`.max_steps_reached`, and each step
+    reports its CG iterations in `stats["linear_solve_steps"]`.
 
     **Arguments:**
 
@@ -357,8 +468,8 @@ class ACGD(AbstractSolver[ACGDState]):
       the number of steps taken), or a traced scalar.
     - `beta`: the second moments' decay rate, in `[0, 1)` (default 0.99, as in CGDs).
     - `eps`: $\varepsilon > 0$, added to $\sqrt{v}$ (default 1e-8; CGDs' default is 1e-5).
-    - `rtol`, `atol`, `max_steps`: the linear solves' tolerances and iteration limit, as in
-      [`minimax.CGD`][].
+    - `rtol`, `atol`, `max_steps`, `warm_start`: the linear solves' tolerances, iteration
+      limit and start, as in [`minimax.CGD`][].
 
     A general-sum game is refused with a `TypeError` (CGDs' `ACGD` is zero-sum only): use
     [`minimax.CGD`][], which solves those with GMRES.
@@ -375,6 +486,7 @@ class ACGD(AbstractSolver[ACGDState]):
     rtol: Any = eqx.field(default=None, kw_only=True)
     atol: Any = eqx.field(default=None, kw_only=True)
     max_steps: Any = eqx.field(default=None, static=True, kw_only=True)
+    warm_start: bool = eqx.field(default=False, static=True, kw_only=True)
 
     def __check_init__(self):
         check_scalar("learning_rate", self.learning_rate, low=0, low_open=True, schedule=True)
@@ -416,7 +528,7 @@ class ACGD(AbstractSolver[ACGDState]):
     ) -> Step[ACGDState]:
         self._check_game(game)
         params, static = split_players(players)
-        field, jac, model_state = _linearised(game, params, static, args, key, model_state)
+        field, jac, model_state = _linearised_zero_sum(game, params, static, args, key, model_state)
         t = state.count + 1
         beta = self.beta
         moments = jax.tree.map(
@@ -430,11 +542,13 @@ class ACGD(AbstractSolver[ACGDState]):
             lambda v: correction.astype(v.dtype) / (jnp.sqrt(v) + jnp.asarray(self.eps, v.dtype)),
             moments,
         )
-        solver = _linear_solver(lx.CG, self.rtol, self.atol, self.max_steps, params)
+        solver = _linear_solver(_CG, self.rtol, self.atol, self.max_steps, params)
         scale = _sqrt(eta)
 
         def solve_for(i):
-            return lambda: _zero_sum_solve(i, eta, scale, scale, field, jac, state.solution, solver)
+            return lambda: _zero_sum_solve(
+                i, eta, scale, scale, field, jac, state.solution, solver, self.warm_start
+            )
 
         deltas, solution, result = jax.lax.cond(t % 2 == 1, solve_for(1), solve_for(0))
         new = ACGDState(t, solution, moments)

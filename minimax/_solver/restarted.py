@@ -11,13 +11,16 @@ from ..checks import check_callable, check_int, check_scalar, static_int
 from .base import AbstractWrapper, Step
 
 
-def natural_residual(game: AbstractGame, players: Players, args: Any = None) -> Scalar:
+def natural_residual(
+    game: AbstractGame, players: Players, args: Any = None, key: PRNGKeyArray | None = None
+) -> Scalar:
     r"""The natural residual $\|z - P(z - F(z))\|_2$ of the game's variational inequality, with
     `F` the game's [vector field][minimax.AbstractGame.vector_field] and `P` its
     [projection][minimax.AbstractGame.projection]: zero exactly at the equilibria of a
-    (projected) monotone game, and for an unconstrained game the norm of the field."""
+    (projected) monotone game, and for an unconstrained game the norm of the field. A
+    stochastic game's field is taken with `key`."""
     params, static = split_players(players)
-    field = game.field(params, static, args)
+    field = game.field(params, static, args, key)
     stepped = jax.tree.map(lambda p, g: p - g, params, field)
     projected = split_players(game.projection(eqx.combine(stepped, static)))[0]
     pairs = zip(jax.tree.leaves(params), jax.tree.leaves(projected), strict=True)
@@ -84,9 +87,9 @@ class Restarted(AbstractWrapper[RestartedState]):
 
     - `solver`: any [`minimax.AbstractSolver`][].
     - `merit`: `merit(game, players, args) -> scalar`, smaller is better (zero at a solution);
-      the natural residual above if omitted. It must not need a `key`: for a stochastic game
-      give a deterministic merit. For a linear program, `lambda game, players, args:
-      game.kkt_error(players)` is PDLP's choice of a KKT error.
+      the natural residual above if omitted (on a stochastic game, with the step's key for
+      both candidates). A merit of your own takes no `key`. For a linear program,
+      `lambda game, players, args: game.kkt_error(players)` is PDLP's choice of a KKT error.
     - `check_every`: $k$, a positive int (static, keyword only): steps between evaluations of
       the merit (two each).
     - `beta`: $\beta \in (0, 1)$, keyword only; it may be traced (e.g. `jax.vmap` over it).
@@ -129,9 +132,11 @@ class Restarted(AbstractWrapper[RestartedState]):
         check_int("check_every", self.check_every)
         check_scalar("beta", self.beta, low=0, high=1, low_open=True, high_open=True)
 
-    def _merit(self, game: AbstractGame, players: Players, args: Any) -> Scalar:
-        fn = natural_residual if self.merit is None else self.merit
-        value = jnp.asarray(fn(game, players, args))
+    def _merit(self, game: AbstractGame, players: Players, args: Any, key: Any) -> Scalar:
+        if self.merit is None:  # a stochastic game's with one key for both candidates
+            value = natural_residual(game, players, args, key)
+        else:
+            value = jnp.asarray(self.merit(game, players, args))
         if value.shape != ():
             raise ValueError(f"`merit` must return a scalar, got an array of shape {value.shape}.")
         if not jnp.issubdtype(value.dtype, jnp.floating):
@@ -139,11 +144,17 @@ class Restarted(AbstractWrapper[RestartedState]):
         return value
 
     def _candidate(
-        self, game: AbstractGame, average: Players, current: Players, static: Players, args: Any
+        self,
+        game: AbstractGame,
+        average: Players,
+        current: Players,
+        static: Players,
+        args: Any,
+        key: Any,
     ) -> tuple[Array, Players, Scalar]:
         """PDLP's candidate: `(use_average, point, merit)`, the better of the two."""
-        at_average = self._merit(game, eqx.combine(average, static), args)
-        at_current = self._merit(game, eqx.combine(current, static), args)
+        at_average = self._merit(game, eqx.combine(average, static), args, key)
+        at_current = self._merit(game, eqx.combine(current, static), args, key)
         use_average = at_average < at_current
         point = _select(use_average, average, current)
         return use_average, point, jnp.where(use_average, at_average, at_current)
@@ -162,7 +173,7 @@ class Restarted(AbstractWrapper[RestartedState]):
             split_players(players)[0],
             self.solver.init(game, players, args, key, model_state=model_state),
             zero,
-            self._merit(game, players, args),
+            self._merit(game, players, args, key),
         )
 
     def step(
@@ -187,7 +198,7 @@ class Restarted(AbstractWrapper[RestartedState]):
         # and selections, run inside the branch taken every `check_every` steps.
         def check(carry):
             current, average, inner, count, reference = carry
-            _, point, merit = self._candidate(game, average, current, static, args)
+            _, point, merit = self._candidate(game, average, current, static, args, key)
             beta = jnp.asarray(self.beta, reference.dtype)
             restart = (merit <= beta * reference) & (out.result == RESULTS.successful)
             fresh = self.solver.init(
