@@ -14,5 +14,5 @@ from .lagrangian import (
     ProxyLagrangian as ProxyLagrangian,
 )
 from .lp import LinearProgram as LinearProgram
-from .matrix import MatrixGame as MatrixGame
+from .matrix import BimatrixGame as BimatrixGame, MatrixGame as MatrixGame
 from .quadratic import QuadraticSaddle as QuadraticSaddle, matrix_games as matrix_games

@@ -7,12 +7,15 @@ from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 
 def as_float(name: str, value, ndim: int) -> Float[Array, "..."]:
-    """`value` as a floating-point array with `ndim` dimensions, or a clear error."""
+    """`value` as a floating-point array with `ndim` dimensions, finite when it is concrete
+    (a game's data with NaN or inf would only give NaN later), or a clear error."""
     value = jnp.asarray(value)
     if not jnp.issubdtype(value.dtype, jnp.inexact):
         value = value.astype(jnp.result_type(float))
     if value.ndim != ndim:
         raise ValueError(f"`{name}` must have {ndim} dimension(s), got shape {value.shape}.")
+    if not isinstance(value, jax.core.Tracer) and not bool(jnp.all(jnp.isfinite(value))):
+        raise ValueError(f"`{name}` must be finite, but it holds NaN or inf.")
     return value
 
 

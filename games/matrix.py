@@ -101,6 +101,30 @@ class MatrixGame(mx.AbstractZeroSumGame):
         check_shape("players[1]", y, (m,), why)
         return x @ (self.M.astype(x.dtype) @ y)
 
+    @property
+    def lipschitz(self) -> Scalar:
+        r"""$\|M\|_2$, the Lipschitz constant of the game's field $(M y, -M^\top x)$. Fixed
+        step sizes must be scaled by it: projected OGDA and optimistic multiplicative weights
+        need $\eta < 1 / (2 \|M\|_2)$, extra-gradient $\eta < 1 / \|M\|_2$ (a step of 0.1
+        is safe for rock-paper-scissors, $\|M\|_2 = \sqrt 3$, but not for a large game
+        such as Colonel Blotto's, where $\|M\|_2$ is in the tens). [`minimax.PDHG`][] needs
+        no step size: it adapts its own."""
+        return jnp.linalg.norm(self.M, 2)
+
+    def saddle_form(self, args: Any = None) -> mx.SaddleForm:
+        r"""The game as [`minimax.PDHG`][] reads it: $x^\top M y = c^\top x - y^\top (K x - q)$
+        with $c = 0$, $K = -M^\top$, $q = 0$; the players' sets are the simplices (the game's
+        own projections)."""
+        n, m = self.M.shape
+        return mx.SaddleForm(
+            c=jnp.zeros(n, self.M.dtype), K=-self.M.T, q=jnp.zeros(m, self.M.dtype)
+        )
+
+    def kkt_error(self, players) -> Scalar:
+        """The [duality gap][games.MatrixGame.duality_gap]: what [`minimax.PDHG`][]'s `tol`
+        measures on a matrix game."""
+        return self.duality_gap(players)
+
     def duality_gap(self, players) -> Float[Array, "*batch"]:
         r"""The duality gap of `players = (x, y)`, exact:
 
@@ -286,3 +310,80 @@ def _completely_mixed(M: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     if not gap <= 1e-9 * max(1.0, np.abs(M).max()):
         return None
     return x, y
+
+
+class BimatrixGame(mx.AbstractGeneralSumGame):
+    r"""A two-player general-sum matrix game in mixed strategies: player 0 (`x`, rows) loses
+    $x^\top A y$, player 1 (`y`, columns) loses $x^\top B y$, each on its simplex,
+
+    $$\min_{x \in \Delta_n} x^\top A y, \qquad \min_{y \in \Delta_m} x^\top B y.$$
+
+    `B = -A` is the zero-sum [`games.MatrixGame`][] of `M = A`. Every bimatrix game has a Nash
+    equilibrium (Nash 1951), but finding one is PPAD-hard in general and gradient dynamics need
+    not converge: measure a pair by its [`nash_gap`][games.BimatrixGame.nash_gap]. Both players
+    are projected onto their simplices (`optax.projections.projection_simplex`) by every
+    solver.
+
+    **Arguments:**
+
+    - `A`: the `(n, m)` losses of the row player.
+    - `B`: the `(n, m)` losses of the column player.
+
+    ```python
+    >>> import jax.numpy as jnp, games
+    >>> # The prisoner's dilemma in years of prison (rows and columns: cooperate, defect).
+    >>> A = jnp.array([[1.0, 3.0], [0.0, 2.0]])
+    >>> game = games.BimatrixGame(A, A.T)
+    >>> defect = jnp.array([0.0, 1.0])
+    >>> print(game.nash_gap((defect, defect)))  # defecting is dominant: an equilibrium
+    0.0
+
+    ```
+
+    **References:** Nash (1951), *Non-cooperative games*, Annals of Mathematics 54.
+    """
+
+    A: Float[Array, "n m"]
+    B: Float[Array, "n m"]
+
+    def __init__(self, A, B):
+        self.A, self.B = as_float("A", A, 2), as_float("B", B, 2)
+        if self.A.shape != self.B.shape:
+            raise ValueError(
+                f"`A` and `B` must have the same shape (n, m), got {self.A.shape} and "
+                f"{self.B.shape}."
+            )
+        if 0 in self.A.shape:
+            raise ValueError(
+                f"`A` must have at least one row and one column, got shape {self.A.shape}."
+            )
+        dtype = jnp.result_type(self.A, self.B)
+        self.A, self.B = self.A.astype(dtype), self.B.astype(dtype)
+        self.project = (projection_simplex, projection_simplex)
+
+    def losses(self, players, args=None, key=None):
+        x, y = players
+        (n, m), why = self.A.shape, f"since A has shape {self.A.shape}"
+        check_shape("players[0]", x, (n,), why)
+        check_shape("players[1]", y, (m,), why)
+        return x @ (self.A.astype(x.dtype) @ y), x @ (self.B.astype(x.dtype) @ y)
+
+    def regrets(self, players) -> tuple[Scalar, Scalar]:
+        r"""Each player's regret: what its best response to the other would save it,
+        $x^\top A y - \min_i (A y)_i$ and $x^\top B y - \min_j (x^\top B)_j$ (both
+        $\ge 0$ on the simplices)."""
+        x, y = players
+        loss_x, loss_y = self.losses(players)
+        return loss_x - jnp.min(self.A @ y), loss_y - jnp.min(x @ self.B)
+
+    def nash_gap(self, players) -> Scalar:
+        """The larger of the two [regrets][games.BimatrixGame.regrets]: `players` is an
+        `eps`-Nash equilibrium exactly when it is at most `eps`, and a Nash equilibrium when it
+        is 0."""
+        return jnp.maximum(*self.regrets(players))
+
+    def equilibrium(self, near=None):
+        raise NotImplementedError(
+            "A BimatrixGame has no closed-form equilibrium in general (finding one is "
+            "PPAD-hard): measure a pair of strategies by `nash_gap`."
+        )

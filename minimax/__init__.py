@@ -41,6 +41,7 @@ from ._solver import (
     ACGD as ACGD,
     CGD as CGD,
     EMA as EMA,
+    PDHG as PDHG,
     SGA as SGA,
     AbstractAveraging as AbstractAveraging,
     AbstractOptaxSolver as AbstractOptaxSolver,
@@ -52,11 +53,14 @@ from ._solver import (
     ExtraGradient as ExtraGradient,
     Lookahead as Lookahead,
     PastExtraGradient as PastExtraGradient,
+    PDHGState as PDHGState,
     Restarted as Restarted,
     RestartedState as RestartedState,
+    SaddleForm as SaddleForm,
     Simultaneous as Simultaneous,
     SolverState as SolverState,
     Step as Step,
+    equilibrate as equilibrate,
 )
 from ._state import RunState as RunState
 

@@ -178,7 +178,9 @@ class _Run(eqx.Module):
         replaying = loop.replay > 0
         n = jnp.where(replaying, 1, jnp.minimum(_BLOCK - loop.step % _BLOCK, end - loop.step))
         new = self.steps(loop, n)
-        ok = new.result == RESULTS.successful
+        # A run that a solver ended with its verdict (e.g. an infeasible problem) did not fail:
+        # its last step holds the proof, and is kept.
+        ok = (new.result == RESULTS.successful) | new.done
         fine = ok & _all_finite((new.arrays, new.solver, new.model_state))
         why = RESULTS.where(ok, RESULTS.nonfinite, new.result)
         kept = eqx.tree_at(lambda c: c.replay, new, jnp.maximum(loop.replay - 1, 0))

@@ -136,3 +136,29 @@ def test_gradient_through_a_run_that_stopped_early():
     h = 1e-6
     fd = (loss(0.5 + h)[0] - loss(0.5 - h)[0]) / (2 * h)
     np.testing.assert_allclose(grad, fd, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
+def test_cgd_in_low_precision_mixed_and_empty_leaves(dtype):
+    """bfloat16 and float16 players run (and follow the float32 run to their precision); a
+    player mixing dtypes, or holding an empty array, is no linear-solve failure."""
+    import games
+
+    game = games.Bilinear.random(jax.random.key(0), 4, sigma_min=0.5, sigma_max=2.0)
+    low = games.Bilinear(game.A.astype(dtype))
+    for solver in (mx.CGD(0.1), mx.ACGD(0.1)):
+        ref = mx.solve(game, solver, (jnp.ones(4), jnp.ones(4)), steps=20, save_every=None)
+        sol = mx.solve(low, solver, (jnp.ones(4, dtype), jnp.ones(4, dtype)), steps=20,
+                       save_every=None)  # fmt: skip
+        assert sol.players[0].dtype == dtype
+        np.testing.assert_allclose(sol.players[0].astype(float), ref.players[0], atol=0.05)
+    A = game.A.astype(jnp.float32)
+    mixed = mx.ZeroSumGame(
+        lambda x, y, a: x[0] @ A @ y + 0.1 * jnp.sum(x[1].astype(jnp.float32)) * jnp.sum(y)
+    )
+    z = ((jnp.ones(4, jnp.float32), jnp.ones(2, dtype)), jnp.ones(4, jnp.float32))
+    assert mx.solve(mixed, mx.CGD(0.1), z, steps=5).result == mx.RESULTS.successful
+    empty = mx.ZeroSumGame(lambda x, y, a: x[0] @ A @ y + jnp.sum(x[1]))
+    z = ((jnp.ones(4, jnp.float32), jnp.ones(0, jnp.float32)), jnp.ones(4, jnp.float32))
+    for solver in (mx.CGD(0.1), mx.ACGD(0.1)):
+        assert mx.solve(empty, solver, z, steps=5).result == mx.RESULTS.successful

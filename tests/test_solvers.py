@@ -121,3 +121,18 @@ def test_extra_adam_solves_coopers_toy_problem():
         x = mx.solve(game, solver, players, steps=2000, save_every=None).players[0]
         errors[share] = float(jnp.max(jnp.abs(x - optimum) / optimum))
     assert errors[True] < 1e-3 < 1e-2 < errors[False]
+
+
+def test_alternating_dual_first():
+    """`first=1`: y moves first and x answers the new y (cooper's dual-primal order)."""
+    game = mx.GeneralSumGame(
+        lambda x, y, args: jnp.sum((x - y) ** 2), lambda x, y, args: jnp.sum((y - 2 * x) ** 2)
+    )
+    x, y = jnp.array([1.0]), jnp.array([0.0])
+    solver = mx.Alternating(optax.sgd(0.25), first=1)
+    (x1, y1), _ = solver.step(game, (x, y), solver.init(game, (x, y)))
+    np.testing.assert_allclose(y1, y - 0.25 * 2 * (y - 2 * x))
+    np.testing.assert_allclose(x1, x - 0.25 * 2 * (x - y1))
+    for bad in (2, True, "y"):
+        with pytest.raises(ValueError, match="`first` must be 0 or 1"):
+            mx.Alternating(optax.sgd(0.1), first=bad)

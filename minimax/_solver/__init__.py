@@ -17,6 +17,12 @@ from .consensus import ConsensusOptimization as ConsensusOptimization
 from .extragradient import ExtraGradient as ExtraGradient
 from .lookahead import Lookahead as Lookahead
 from .past_extragradient import PastExtraGradient as PastExtraGradient
+from .pdhg import (
+    PDHG as PDHG,
+    PDHGState as PDHGState,
+    SaddleForm as SaddleForm,
+    equilibrate as equilibrate,
+)
 from .restarted import Restarted as Restarted, RestartedState as RestartedState
 from .sga import SGA as SGA
 from .simultaneous import Simultaneous as Simultaneous
