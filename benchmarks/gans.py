@@ -1,6 +1,6 @@
 """What the GAN recipes' ingredients do on `games.DigitsGAN`, over seeds with 95% intervals:
 R1 on/off, an EMA of the generator on/off (the same runs), the fixed vs legacy first step of
-optimistic Adam, and Adam vs optimistic Adam vs Extra-Adam vs ACGD. Writes docs/gans.md's
+optimistic Adam, and Adam vs optimistic Adam vs Extra-Adam vs ACGD vs CGD. Writes docs/gans.md's
 results section and a figure of samples (docs/figures/gans-samples.png).
 
 Every run: `games.DigitsGAN`'s default networks (MLPs 16-128-128-64 sigmoid, 64-128-128-1),
@@ -68,6 +68,7 @@ CONFIGS = {
     ),
     "Extra-Adam, R1": (1.0, lambda: mx.ExtraGradient(adam(), share_state=True), False),
     "ACGD (minimax form), R1": (1.0, lambda: mx.ACGD(LR, rtol=1e-4, atol=1e-6), True),
+    "CGD (minimax form), R1": (1.0, lambda: mx.CGD(LR, rtol=1e-4, atol=1e-6), True),
 }
 
 
@@ -132,6 +133,7 @@ PAIRS = [
             "optimistic Adam (fixed first step), R1",
             "Extra-Adam, R1",
             "ACGD (minimax form), R1",
+            "CGD (minimax form), R1",
         )
         for which in ("last", "ema")
     ),
