@@ -151,13 +151,13 @@ class Restarted(AbstractWrapper[RestartedState]):
         static: Players,
         args: Any,
         key: Any,
-    ) -> tuple[Array, Players, Scalar]:
-        """PDLP's candidate: `(use_average, point, merit)`, the better of the two."""
+    ) -> tuple[Players, Scalar]:
+        """PDLP's candidate: `(point, merit)`, the better of the two."""
         at_average = self._merit(game, eqx.combine(average, static), args, key)
         at_current = self._merit(game, eqx.combine(current, static), args, key)
         use_average = at_average < at_current
         point = _select(use_average, average, current)
-        return use_average, point, jnp.where(use_average, at_average, at_current)
+        return point, jnp.where(use_average, at_average, at_current)
 
     def init(
         self,
@@ -198,7 +198,7 @@ class Restarted(AbstractWrapper[RestartedState]):
         # and selections, run inside the branch taken every `check_every` steps.
         def check(carry):
             current, average, inner, count, reference = carry
-            _, point, merit = self._candidate(game, average, current, static, args, key)
+            point, merit = self._candidate(game, average, current, static, args, key)
             beta = jnp.asarray(self.beta, reference.dtype)
             restart = (merit <= beta * reference) & (out.result == RESULTS.successful)
             fresh = self.solver.init(
