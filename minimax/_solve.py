@@ -137,6 +137,7 @@ class _Run(eqx.Module):
     meter: AbstractProgressMeter
     meter_state: Any  # the meter's state, and the step its count starts from
     every: int = eqx.field(static=True)  # steps between progress reports
+    whole_blocks: bool = eqx.field(static=True)  # whether the call is long enough for one
 
     def players(self, loop: _Loop) -> Players:
         return eqx.combine(loop.arrays, self.static)
@@ -160,12 +161,23 @@ class _Run(eqx.Module):
             )
             stats = jax.tree.map(lambda a, b: a + b, c.stats, out.stats)
             arrays = eqx.filter(out.players, eqx.is_array)
+            # The solver's verdict only where it failed: a success the solver reports as a
+            # constant then leaves the loop's result untouched, not copied every step.
+            result = RESULTS.where(out.result == RESULTS.successful, c.result, out.result)
             c = _Loop(
-                arrays, out.state, out.model_state, c.step + 1, out.result, stats, c.done, c.replay
+                arrays, out.state, out.model_state, c.step + 1, result, stats, c.done, c.replay
             )
             return self.check(c) if self.can_finish else c
 
-        return _loop(lambda c: c.running() & (c.step < end), step, loop, _BLOCK)
+        some = lambda c: _loop(lambda c: c.running() & (c.step < end), step, c, _BLOCK)  # noqa: E731
+        if not self.whole_blocks or self.can_finish:
+            return some(loop)
+        # A whole block, when only a failure could end it early (a failed block is undone and
+        # replayed anyway, so it may run on past the failure), runs in a loop whose trip count
+        # XLA knows: that spares it the loop condition, about 8% of a small game's step. Its
+        # body compiles to the same code as the other loop's (tested: split runs keep the bits).
+        whole = lambda c: _loop(lambda c: True, step, c, _BLOCK)  # noqa: E731
+        return jax.lax.cond(eqxi.unvmap_all(n == _BLOCK), whole, some, loop)
 
     def block(self, loop: _Loop, end: Int[Array, ""]) -> _Loop:
         """Steps up to the next multiple of `_BLOCK` (or `end`), then one finiteness check.
@@ -288,7 +300,11 @@ def _solve(
 ) -> Solution:  # fmt: skip
     arrays, static = eqx.partition(players, eqx.is_array)
     every = _BLOCK * max(1, steps // (200 * _BLOCK))
-    run = _Run(game, solver, static, args, key, save, stop, meter, (meter_state, origin), every)
+    whole_blocks = steps >= _BLOCK
+    run = _Run(
+        game, solver, static, args, key, save, stop, meter, (meter_state, origin), every,
+        whole_blocks,
+    )  # fmt: skip
     start, target = state.step, state.step + steps
     ok_start = _all_finite((arrays, state.solver, state.model_state))
     shapes = eqx.filter_eval_shape(

@@ -12,6 +12,7 @@ import pytest
 
 import games
 import minimax as mx
+from minimax._solve import _BLOCK
 
 from .helpers import games_table, solvers_table, start, tree_allclose
 
@@ -36,9 +37,14 @@ def _same(a, b) -> bool:
     return all(np.array_equal(x, y) for x, y in zip(_bits(a), _bits(b), strict=True))
 
 
+# Long enough for whole blocks, which an uninterrupted run takes in another loop than the
+# partial blocks of a split run: the two must compute the same bits.
+STEPS = 2 * _BLOCK + 52
+
+
 @pytest.mark.parametrize("name", list(GAN_SOLVERS))
 def test_a_gan_split_anywhere_is_one_run(name, tmp_path):
-    solver, steps = GAN_SOLVERS[name], 100
+    solver, steps = GAN_SOLVERS[name], STEPS
     run = dict(key=KEY, save_every=None)
     whole = mx.solve(GAN, solver, GAN_PLAYERS, steps=steps, **run)
     # The run is chaotic: a start one ulp away ends far away.
@@ -53,13 +59,13 @@ def test_a_gan_split_anywhere_is_one_run(name, tmp_path):
     recorded = mx.solve(GAN, solver, GAN_PLAYERS, steps=steps, key=KEY, save_every=9, progress=True)
     chunked = mx.solve(
         GAN, solver, GAN_PLAYERS, steps=steps, checkpoint=tmp_path / "run.eqx",
-        checkpoint_every=50, **run,
+        checkpoint_every=700, **run,
     )  # fmt: skip
     for sol in (rest, recorded, chunked):
         assert _same(sol.players, whole.players)
         assert _same(sol.answer, whole.answer)
         assert _same(sol.state, whole.state)
-    # The recording holds the answer at steps 0, 9, ..., 99 and 100.
+    # The recording holds the answer at steps 0, 9, 18, ... and the last.
     assert recorded.ts.tolist() == [*range(0, steps, 9), steps]
     last = jax.tree.map(lambda a: a[-1], eqx.filter(recorded.trajectory, eqx.is_array))
     assert _same(last, whole.answer)
@@ -78,14 +84,17 @@ TABLE = {
 @pytest.mark.parametrize("name", list(TABLE))
 def test_every_rule_resumes_mid_block_and_vmaps(name):
     solver, _ = TABLE[name]
-    whole = mx.solve(GAME, solver, Z0, steps=150, save_every=None)
-    first = mx.solve(GAME, solver, Z0, steps=75, save_every=None)  # 75: not a block boundary
-    rest = mx.solve(GAME, solver, first.players, steps=75, state=first.state, save_every=None)
+    half = _BLOCK + 75  # not a block boundary; whole blocks before and after it
+    whole = mx.solve(GAME, solver, Z0, steps=2 * half, save_every=None)
+    first = mx.solve(GAME, solver, Z0, steps=half, save_every=None)
+    rest = mx.solve(GAME, solver, first.players, steps=half, state=first.state, save_every=None)
     assert _same(rest.players, whole.players) and _same(rest.state, whole.state)
     assert _same(rest.answer, whole.answer)
     # A batch of starts is a batch of runs.
     starts = jax.tree.map(lambda a: jnp.stack([a, 2 * a]), Z0)
-    batch = jax.vmap(lambda z: mx.solve(GAME, solver, z, steps=150, save_every=None).answer)(starts)
+    batch = jax.vmap(lambda z: mx.solve(GAME, solver, z, steps=2 * half, save_every=None).answer)(
+        starts
+    )
     assert tree_allclose(jax.tree.map(lambda a: a[0], batch), whole.answer, atol=1e-12)
 
 
