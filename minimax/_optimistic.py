@@ -19,7 +19,8 @@ class OptimisticState(NamedTuple):
 
     **Fields:**
 
-    - `count`: how many updates have been made; schedules are evaluated at it.
+    - `count`: how many updates have been made; schedules are evaluated at it (and it stops
+      at 2^31 - 1 when they are given).
     - `previous`: the previous incoming direction `g_{t-1}` (zeros before the first update).
     """
 
@@ -62,6 +63,12 @@ def scale_by_optimistic(
     check_scalar("alpha", alpha, low=0, low_open=True, schedule=True)
     check_scalar("beta", beta, low=0, schedule=True)
 
+    # Without schedules the count only marks the first update: a plain increment, which XLA
+    # folds into a loop's own counter (10% of a small game's step) and which comes back to 0
+    # only after 2^32 updates. Schedules read it, so there it saturates.
+    schedules = callable(alpha) or callable(beta)
+    increment = optax.safe_increment if schedules else lambda count: count + 1
+
     def init_fn(params):
         return OptimisticState(
             count=jnp.zeros([], jnp.int32), previous=optax.tree.zeros_like(params)
@@ -83,7 +90,7 @@ def scale_by_optimistic(
             return jnp.where(first, a * g, u) if first_step == "fixed" else u
 
         new_updates = jax.tree.map(leaf, updates, state.previous)
-        return new_updates, OptimisticState(optax.safe_increment(state.count), updates)
+        return new_updates, OptimisticState(increment(state.count), updates)
 
     return optax.GradientTransformation(init_fn, update_fn)
 

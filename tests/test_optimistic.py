@@ -118,6 +118,11 @@ def test_schedules(make):
         for h in grads[: t + 1]:
             uc, cstate = constant.update(h, cstate, params)
         np.testing.assert_allclose(u, uc, rtol=1e-12)
+    # The count the schedules read stops at the largest int32 rather than wrapping negative.
+    top = jnp.iinfo(jnp.int32).max
+    last = mx.scale_by_optimistic(alpha, beta)
+    _, end = last.update(grads[0], mx.OptimisticState(jnp.asarray(top, jnp.int32), grads[1]))
+    assert int(end.count) == top
 
 
 def test_no_recompile_and_dtypes():
