@@ -108,18 +108,24 @@ for name, path in job["problems"].items():
     qp = mpax.create_lp(*(jnp.asarray(np.asarray(v)) for v in (lp.c, lp.A, lp.b, lp.G, lp.h)),
                         lp.lower, lp.upper, use_sparse_matrix=False)
     qp.objective_constant = float(lp.objective_constant)
-    solver = mpax.raPDHG(eps_abs=job["tol"], eps_rel=job["tol"], optimality_norm=2)
-    run = jax.jit(solver.optimize)
-    res = jax.block_until_ready(run(qp))
-    best = float("inf")
-    for _ in range(job["repeats"]):
-        start = time.perf_counter()
+    # At the tolerance asked; then, if its answer misses it by PDLP's criterion, at tighter
+    # ones until it meets it (its own criterion is looser).
+    for eps in [job["tol"] * 10.0**-k for k in range(5)]:
+        solver = mpax.raPDHG(eps_abs=eps, eps_rel=eps, optimality_norm=2)
+        run = jax.jit(solver.optimize)
         res = jax.block_until_ready(run(qp))
-        best = min(best, time.perf_counter() - start)
-    answer = (jnp.asarray(res.primal_solution), jnp.asarray(res.dual_solution))
-    out[name] = {"iterations": int(res.iteration_count), "status": int(res.termination_status),
-                 "kkt": float(lp.kkt_error(answer)), "objective": float(lp.objective(answer)),
-                 "seconds": best}
+        best = float("inf")
+        for _ in range(job["repeats"]):
+            start = time.perf_counter()
+            res = jax.block_until_ready(run(qp))
+            best = min(best, time.perf_counter() - start)
+        answer = (jnp.asarray(res.primal_solution), jnp.asarray(res.dual_solution))
+        runs = out.setdefault(name, [])
+        runs.append({"eps": eps, "iterations": int(res.iteration_count),
+                     "status": int(res.termination_status), "kkt": float(lp.kkt_error(answer)),
+                     "objective": float(lp.objective(answer)), "seconds": best})
+        if runs[-1]["kkt"] <= job["tol"]:
+            break
 import importlib.metadata
 print("MPAX-JSON" + json.dumps({"version": importlib.metadata.version("mpax"), "runs": out}))
 """
@@ -181,8 +187,8 @@ def main() -> None:
         "| LP | rows x cols | solver | iterations | KKT error | objective error | ms |\n"
         "|---|---|---|---:|---:|---:|---:|"
     )
-    lines, totals = [head], {"minimax": 0.0, "MPAX": 0.0}
-    wins = {"iterations": 0, "time": 0}
+    lines, totals = [head], {"minimax": 0.0, "MPAX": 0.0, "MPAX, strict": 0.0}
+    wins = {"iterations": 0, "strict iterations": 0, "time": 0}
     for name in names:
         lp = games.LinearProgram.from_mps(paths[name])
         optimum = optima[name]["optimum"]
@@ -201,17 +207,21 @@ def main() -> None:
             )
         ]
         if mpax is not None:
-            theirs = mpax[name]
-            status = "" if theirs["status"] == 2 else f" (status {theirs['status']})"
+            theirs, strict = mpax[name][0], mpax[name][-1]
             tol = f"{options.tol:.0e}".replace("e-0", "e-")  # as optima.json spells it
             published = optima[name].get(f"mpax_rapdhg_iterations_to_{tol}")
-            note = f" [{published:,}]" if published else ""
-            rows.append(
-                (f"MPAX {version} raPDHG", f"{theirs['iterations']:,}{status}{note}", theirs)
-            )
+            for run in [theirs] if strict is theirs else [theirs, strict]:
+                status = "" if run["status"] == 2 else f" (status {run['status']})"
+                note = f" [{published:,}]" if published and run is theirs else ""
+                eps = "" if run is theirs else f", eps {run['eps']:.0e}"
+                rows.append(
+                    (f"MPAX {version} raPDHG{eps}", f"{run['iterations']:,}{status}{note}", run)
+                )
             totals["minimax"] += mine["seconds"]
             totals["MPAX"] += theirs["seconds"]
+            totals["MPAX, strict"] += strict["seconds"]
             wins["iterations"] += mine["iterations"] <= theirs["iterations"]
+            wins["strict iterations"] += mine["iterations"] <= strict["iterations"]
             wins["time"] += mine["seconds"] <= theirs["seconds"]
         for solver, iterations, run in rows:
             lines.append(
@@ -230,8 +240,11 @@ def main() -> None:
     else:
         notes.append(
             f"minimax needed no more iterations than MPAX on {wins['iterations']} of "
-            f"{len(names)} LPs and was at least as fast on {wins['time']}; total time "
-            f"{totals['minimax']:.2f} s (minimax) against {totals['MPAX']:.2f} s (MPAX)."
+            f"{len(names)} LPs ({wins['strict iterations']} of {len(names)} against MPAX run "
+            "until its answer meets the tolerance by PDLP's criterion, the `eps` rows) and was "
+            f"at least as fast on {wins['time']}; total time {totals['minimax']:.2f} s "
+            f"(minimax) against {totals['MPAX']:.2f} s (MPAX; {totals['MPAX, strict']:.2f} s "
+            "with the `eps` rows)."
         )
     print(text)
     print("\n".join(notes))
@@ -248,7 +261,9 @@ def record(text, notes, options, load) -> None:
             "PDHG steps (in brackets: MPAX's iterations as published with the data set). KKT "
             "error: of each answer by minimax's criterion (`LinearProgram.kkt_error`, PDLP's "
             "relative criterion; MPAX stops by its own, looser one, so its answers can show a "
-            "KKT error above the tolerance here). Objective error: `|f - f*| / (1 + |f*|)` "
+            "KKT error above the tolerance here: where they do, a second MPAX row, `eps`, is "
+            "MPAX run at 10, 100, ... times tighter tolerances until its answer meets the "
+            "tolerance by PDLP's criterion). Objective error: `|f - f*| / (1 + |f*|)` "
             "against the published optimum. ms: best of "
             f"{options.repeats} calls of the compiled solve (MPAX: `jax.jit(optimize)`), "
             "preprocessing included; HiGHS: scipy's wall clock.",

@@ -24,6 +24,9 @@ from .checks import check_callable, check_int
 # of an outer loop, which costs far more than a step of a small game.
 _BLOCK = 1024
 _CHECK = 64  # steps between `stop` and the solver's `terminate`, at absolute multiples
+# Calls this long also compile a fixed-length loop for whole blocks (see `_Run._steps`): it
+# saves ~15 ns a step, against ~0.1-1 s to compile the step a second time.
+_WHOLE_FROM = 2**16
 _initial_state = eqx.filter_jit(initial_state)
 
 
@@ -137,7 +140,7 @@ class _Run(eqx.Module):
     meter: AbstractProgressMeter
     meter_state: Any  # the meter's state, and the step its count starts from
     every: int = eqx.field(static=True)  # steps between progress reports
-    whole_blocks: bool = eqx.field(static=True)  # whether the call is long enough for one
+    whole_blocks: bool = eqx.field(static=True)  # whether to run whole blocks apart
 
     def players(self, loop: _Loop) -> Players:
         return eqx.combine(loop.arrays, self.static)
@@ -296,18 +299,32 @@ def _zero_safe_bwd(residuals, cotangent, perturbed, inputs):
 # XLA:CPU's default schedule maximises the operations that may run at once, and its runtime
 # then hands them between cores: on small problems that costs more than it saves (PDHG on
 # Netlib's kb2: 6.2 against 3.4 us a step on 2 cores; the digits GAN 15% faster; other
-# benchmarks within 5%). Other backends ignore the option.
+# benchmarks within 5%). Other backends ignore the option; under the caller's transformations
+# the caller's compilation decides.
 _COMPILER_OPTIONS = {"xla_cpu_scheduler_type": "CPU_SCHEDULER_TYPE_MEMORY_OPTIMIZED"}
 
 
-@eqx.filter_jit(compiler_options=_COMPILER_OPTIONS)
-def _solve(
+def _solve(*inputs) -> Solution:
+    """The compiled run: see `_run_solve`."""
+    return (_solve_top if _untransformed() else _solve_traced)(*inputs)
+
+
+def _untransformed() -> bool:
+    """Whether no transformation (`jit`, `vmap`, `grad`) is tracing the caller. JAX keeps the
+    answer private (a traced learning rate hides in an optimizer's closure, so the inputs
+    cannot tell): without it, every call counts as transformed."""
+    clean = getattr(getattr(jax, "_src", None), "core", None)
+    clean = getattr(clean, "trace_state_clean", None)
+    return bool(clean()) if callable(clean) else False
+
+
+def _run_solve(
     game, solver, players, state, args, key, meter, meter_state, origin, steps, save_every, save,
     stop, final,
 ) -> Solution:  # fmt: skip
     arrays, static = eqx.partition(players, eqx.is_array)
     every = _BLOCK * max(1, steps // (200 * _BLOCK))
-    whole_blocks = steps >= _BLOCK
+    whole_blocks = steps >= _WHOLE_FROM
     run = _Run(
         game, solver, static, args, key, save, stop, meter, (meter_state, origin), every,
         whole_blocks,
@@ -376,6 +393,10 @@ def _solve(
         result=result,
         stats={"steps": loop.step - start, "failed_step": failed, **loop.stats},
     )
+
+
+_solve_top = eqx.filter_jit(_run_solve, compiler_options=_COMPILER_OPTIONS)
+_solve_traced = eqx.filter_jit(_run_solve)
 
 
 def _check_state(state: Any, expected: RunState) -> None:

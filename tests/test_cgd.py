@@ -230,7 +230,7 @@ def test_linear_solve_failure_stops_at_the_last_good_step():
     iterations cannot solve: the run stops with lineax's max_steps_reached and the players of
     step 3. Likewise in the middle of a long run's second block of steps (a failure the solver
     reports, with finite players, inside a block run as a whole)."""
-    from minimax._solve import _BLOCK
+    from minimax._solve import _BLOCK, _WHOLE_FROM
 
     game = games.Bilinear.random(jax.random.key(5), 6, 4, sigma_min=0.5, sigma_max=2.0)
     solver = mx.CGD(lambda t: jnp.where(t < 3, 1e-8, 1.0), max_steps=2)
@@ -247,7 +247,7 @@ def test_linear_solve_failure_stops_at_the_last_good_step():
 
     late = _BLOCK + 476
     solver = mx.CGD(lambda t: jnp.where(t < late, 1e-8, 1.0), max_steps=2)
-    sol = mx.solve(game, solver, z0, steps=3 * _BLOCK, throw=False, save_every=None)
+    sol = mx.solve(game, solver, z0, steps=_WHOLE_FROM, throw=False, save_every=None)
     assert sol.result == mx.RESULTS.max_steps_reached
     assert int(sol.stats["failed_step"]) == late + 1 and int(sol.state.step) == late
     good = mx.solve(game, solver, z0, steps=late, save_every=None)

@@ -12,7 +12,7 @@ import pytest
 
 import games
 import minimax as mx
-from minimax._solve import _BLOCK
+from minimax._solve import _WHOLE_FROM
 
 from .helpers import games_table, solvers_table, start, tree_allclose
 
@@ -37,21 +37,19 @@ def _same(a, b) -> bool:
     return all(np.array_equal(x, y) for x, y in zip(_bits(a), _bits(b), strict=True))
 
 
-# Long enough for whole blocks, which an uninterrupted run takes in another loop than the
-# partial blocks of a split run: the two must compute the same bits.
-STEPS = 2 * _BLOCK + 52
+def _nudged(players):
+    return jax.tree.map(
+        lambda a: jnp.nextafter(a, jnp.inf) if eqx.is_inexact_array(a) else a, players
+    )
 
 
 @pytest.mark.parametrize("name", list(GAN_SOLVERS))
 def test_a_gan_split_anywhere_is_one_run(name, tmp_path):
-    solver, steps = GAN_SOLVERS[name], STEPS
+    solver, steps = GAN_SOLVERS[name], 100
     run = dict(key=KEY, save_every=None)
     whole = mx.solve(GAN, solver, GAN_PLAYERS, steps=steps, **run)
     # The run is chaotic: a start one ulp away ends far away.
-    nudged = jax.tree.map(
-        lambda a: jnp.nextafter(a, jnp.inf) if eqx.is_inexact_array(a) else a, GAN_PLAYERS
-    )
-    other = mx.solve(GAN, solver, nudged, steps=steps, **run)
+    other = mx.solve(GAN, solver, _nudged(GAN_PLAYERS), steps=steps, **run)
     assert not _same(other.players, whole.players)
 
     first = mx.solve(GAN, solver, GAN_PLAYERS, steps=37, **run)
@@ -59,16 +57,33 @@ def test_a_gan_split_anywhere_is_one_run(name, tmp_path):
     recorded = mx.solve(GAN, solver, GAN_PLAYERS, steps=steps, key=KEY, save_every=9, progress=True)
     chunked = mx.solve(
         GAN, solver, GAN_PLAYERS, steps=steps, checkpoint=tmp_path / "run.eqx",
-        checkpoint_every=700, **run,
+        checkpoint_every=50, **run,
     )  # fmt: skip
     for sol in (rest, recorded, chunked):
         assert _same(sol.players, whole.players)
         assert _same(sol.answer, whole.answer)
         assert _same(sol.state, whole.state)
-    # The recording holds the answer at steps 0, 9, 18, ... and the last.
+    # The recording holds the answer at steps 0, 9, ..., 99 and 100.
     assert recorded.ts.tolist() == [*range(0, steps, 9), steps]
     last = jax.tree.map(lambda a: a[-1], eqx.filter(recorded.trajectory, eqx.is_array))
     assert _same(last, whole.answer)
+
+
+# Long enough for whole blocks, which an uninterrupted run takes in another loop than the
+# partial blocks of a split run: the two must compute the same bits.
+HALF = _WHOLE_FROM + 26
+
+
+def test_whole_blocks_compute_the_bits_of_partial_ones():
+    gan = games.MixtureGAN(batch_size=8)  # small, for a long run, and still chaotic
+    players = gan.init_players(jax.random.key(0), width=4, depth=1, dtype=jnp.float32)
+    solver, run = GAN_SOLVERS["optimistic Adam"], dict(key=KEY, save_every=None)
+    whole = mx.solve(gan, solver, players, steps=2 * HALF, **run)
+    first = mx.solve(gan, solver, players, steps=HALF, **run)
+    rest = mx.solve(gan, solver, first.players, steps=HALF, state=first.state, **run)
+    assert _same(rest.players, whole.players) and _same(rest.state, whole.state)
+    other = mx.solve(gan, solver, _nudged(players), steps=HALF, **run)
+    assert not _same(other.players, first.players)
 
 
 GAME = games_table()["quadratic"]
@@ -84,15 +99,14 @@ TABLE = {
 @pytest.mark.parametrize("name", list(TABLE))
 def test_every_rule_resumes_mid_block_and_vmaps(name):
     solver, _ = TABLE[name]
-    half = _BLOCK + 75  # not a block boundary; whole blocks before and after it
-    whole = mx.solve(GAME, solver, Z0, steps=2 * half, save_every=None)
-    first = mx.solve(GAME, solver, Z0, steps=half, save_every=None)
-    rest = mx.solve(GAME, solver, first.players, steps=half, state=first.state, save_every=None)
+    whole = mx.solve(GAME, solver, Z0, steps=2 * HALF, save_every=None)
+    first = mx.solve(GAME, solver, Z0, steps=HALF, save_every=None)
+    rest = mx.solve(GAME, solver, first.players, steps=HALF, state=first.state, save_every=None)
     assert _same(rest.players, whole.players) and _same(rest.state, whole.state)
     assert _same(rest.answer, whole.answer)
     # A batch of starts is a batch of runs.
     starts = jax.tree.map(lambda a: jnp.stack([a, 2 * a]), Z0)
-    batch = jax.vmap(lambda z: mx.solve(GAME, solver, z, steps=2 * half, save_every=None).answer)(
+    batch = jax.vmap(lambda z: mx.solve(GAME, solver, z, steps=2 * HALF, save_every=None).answer)(
         starts
     )
     assert tree_allclose(jax.tree.map(lambda a: a[0], batch), whole.answer, atol=1e-12)

@@ -374,3 +374,16 @@ def test_state_must_fit():
     # The same structure from another update rule is still refused.
     with pytest.raises(ValueError, match="made by a Simultaneous solver.*ExtraGradient"):
         mx.solve(GAME, mx.ExtraGradient(optax.sgd(0.1)), sol.players, steps=3, state=sol.state)
+
+
+def test_top_level_runs_get_their_compiler_options():
+    """`solve` compiles with its XLA options only outside the caller's transformations (JAX
+    refuses them on a nested jit): it must tell the two apart, which it asks JAX privately."""
+    from minimax._solve import _untransformed
+
+    assert _untransformed()
+    seen = []
+    jax.jit(lambda x: seen.append(_untransformed()) or x)(1.0)
+    jax.vmap(lambda x: seen.append(_untransformed()) or x)(jnp.ones(2))
+    jax.grad(lambda x: seen.append(_untransformed()) or x)(1.0)
+    assert seen == [False, False, False]
