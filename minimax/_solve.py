@@ -28,6 +28,10 @@ _CHECK = 64  # steps between `stop` and the solver's `terminate`, at absolute mu
 # saves ~15 ns a step, against ~0.1-1 s to compile the step a second time.
 _WHOLE_FROM = 2**16
 _initial_state = eqx.filter_jit(initial_state)
+try:  # private: see `_untransformed`
+    from jax._src.core import trace_state_clean as _trace_state_clean
+except ImportError:
+    _trace_state_clean = None
 
 
 class Solution(eqx.Module):
@@ -313,9 +317,7 @@ def _untransformed() -> bool:
     """Whether no transformation (`jit`, `vmap`, `grad`) is tracing the caller. JAX keeps the
     answer private (a traced learning rate hides in an optimizer's closure, so the inputs
     cannot tell): without it, every call counts as transformed."""
-    clean = getattr(getattr(jax, "_src", None), "core", None)
-    clean = getattr(clean, "trace_state_clean", None)
-    return bool(clean()) if callable(clean) else False
+    return _trace_state_clean is not None and bool(_trace_state_clean())
 
 
 def _run_solve(
